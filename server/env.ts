@@ -1,0 +1,31 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/** Every setting Switchyard reads from the environment, parsed once (README lists them). */
+const ZEnv = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('production'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().default('0.0.0.0'),
+  /** Use this Postgres; when absent an embedded one runs under SWITCHYARD_DATA_DIR. */
+  DATABASE_URL: z.string().url().optional(),
+  SWITCHYARD_DATA_DIR: z.string().default('./.switchyard'),
+  SWITCHYARD_PG_PORT: z.coerce.number().int().min(1024).max(65535).default(54329),
+  SWITCHYARD_ADMIN_PASSWORD: z.string().min(8, 'must be at least 8 characters').optional(),
+  /** `on` seeds the demo fleet on first start and runs its simulated agents. */
+  SWITCHYARD_DEMO: z.enum(['on', 'off']).default('on'),
+  SWITCHYARD_SESSION_TTL_HOURS: z.coerce.number().positive().default(24 * 7),
+  /** Set to `true` behind HTTPS so the session cookie is marked Secure. */
+  SWITCHYARD_SECURE_COOKIES: z.enum(['true', 'false']).default('false'),
+  SWITCHYARD_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+});
+
+export type Env = z.infer<typeof ZEnv> & { dataDir: string };
+
+export function parseEnv(source: NodeJS.ProcessEnv = process.env): Env {
+  const result = ZEnv.safeParse(source);
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n');
+    throw new Error(`Invalid environment:\n${problems}`);
+  }
+  return { ...result.data, dataDir: path.resolve(result.data.SWITCHYARD_DATA_DIR) };
+}

@@ -1,0 +1,218 @@
+import http from 'node:http';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { createHTTPHandler } from '@trpc/server/adapters/standalone';
+import { Server as SocketServer } from 'socket.io';
+import { MAX_FRAME_BYTES } from '../lib/protocol/agent';
+import { ensureFirstAdmin } from './auth/bootstrap';
+import { principalFromSession, readCookie, SESSION_COOKIE } from './auth/sessions';
+import { closeDb, getDb } from './db/client';
+import { type EmbeddedDatabase, startEmbeddedPostgres } from './db/embedded-postgres';
+import { migrate } from './db/migrate';
+import { type Env, parseEnv } from './env';
+import { handleEnroll, handleHealth } from './http/routes';
+import { sendJson } from './http/json';
+import { logger, setLogLevel } from './log';
+import { attachAgentGateway } from './realtime/agent-gateway';
+import { attachLiveGateway, BROADCAST_INTERVAL_MS } from './realtime/live-gateway';
+import type { Runtime } from './runtime';
+import { startFleetSimulator } from './services/demo/fleet-simulator';
+import { seedDemoFleet } from './services/demo/seed';
+import { FleetCatalog } from './services/fleet/catalog';
+import { LiveTelemetry } from './services/telemetry/live-telemetry';
+import { NodeHealthMonitor } from './services/telemetry/node-health';
+import { RollupWriter } from './services/telemetry/rollup-writer';
+import { SequenceTracker } from './services/telemetry/sequence-tracker';
+import { contextFactory } from './trpc/context';
+import { appRouter } from './trpc/root';
+
+const log = logger('server');
+const ROOT = path.resolve(import.meta.dirname, '..');
+
+export type StartOptions = {
+  env: Env;
+  /** Serve the Next.js pages (needs `next build` unless NODE_ENV=development). */
+  pages?: boolean;
+  /** Run the demo fleet's simulated agents (only when SWITCHYARD_DEMO=on). */
+  simulator?: boolean;
+};
+
+export type RunningServer = { url: string; port: number; runtime: Runtime; close: () => Promise<void> };
+
+/** One process: Next.js pages, tRPC at /api/trpc and socket.io on one HTTP port. */
+export async function startServer(options: StartOptions): Promise<RunningServer> {
+  const { env } = options;
+  setLogLevel(env.SWITCHYARD_LOG_LEVEL);
+
+  let embedded: EmbeddedDatabase | null = null;
+  const databaseUrl = env.DATABASE_URL ?? (embedded = await startEmbeddedPostgres(env.dataDir, env.SWITCHYARD_PG_PORT)).url;
+  await migrate(databaseUrl);
+  const db = getDb(databaseUrl);
+  await ensureFirstAdmin(db, env.SWITCHYARD_ADMIN_PASSWORD);
+  const demo = env.SWITCHYARD_DEMO === 'on';
+  if (demo) await seedDemoFleet(db);
+
+  const catalog = new FleetCatalog(db);
+  await catalog.refresh();
+  const sequences = new SequenceTracker();
+  await sequences.load(db);
+  const telemetry = new LiveTelemetry(catalog);
+  const rollups = new RollupWriter(db);
+
+  const httpServer = http.createServer();
+  const io = new SocketServer(httpServer, { maxHttpBufferSize: MAX_FRAME_BYTES, serveClient: false });
+  let liveBroadcast: (() => void) | null = null;
+  const health = new NodeHealthMonitor(db, catalog, sequences, (change) => {
+    io.of('/live').to('fleet').to(`node:${change.nodeId}`).emit('node:status', change);
+  });
+  const runtime: Runtime = {
+    env,
+    databaseUrl,
+    db,
+    catalog,
+    telemetry,
+    rollups,
+    sequences,
+    health,
+    io,
+    startedAt: new Date(),
+  };
+
+  const agents = attachAgentGateway(io, runtime);
+  liveBroadcast = attachLiveGateway(io, runtime).broadcast;
+
+  const trpcHandler = createHTTPHandler({
+    router: appRouter,
+    createContext: contextFactory(runtime),
+    basePath: '/api/trpc/',
+    onError: ({ error, path: procedure }) => {
+      if (error.code === 'INTERNAL_SERVER_ERROR') log.error(`tRPC ${procedure ?? '?'} failed`, error);
+    },
+  });
+
+  const pages = options.pages ? await prepareNext(env) : null;
+
+  httpServer.on('request', (req, res) => {
+    // socket.io answers its own path; everything else is ours.
+    if (req.url?.startsWith('/socket.io/')) return;
+    route(req, res).catch((error) => {
+      log.error(`request ${req.method} ${req.url} failed`, error);
+      if (!res.headersSent) sendJson(res, 500, { error: { code: 'INTERNAL', message: 'internal error' } });
+      else res.end();
+    });
+  });
+  if (pages?.upgrade) {
+    const upgrade = pages.upgrade;
+    httpServer.on('upgrade', (req, socket, head) => {
+      if (!req.url?.startsWith('/socket.io/')) upgrade(req, socket, head);
+    });
+  }
+
+  async function route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const { pathname } = url;
+    if (pathname === '/api/health') return handleHealth(runtime, res);
+    if (pathname === '/api/agent/enroll') return handleEnroll(runtime, req, res);
+    if (pathname.startsWith('/api/trpc/')) return trpcHandler(req, res);
+    if (pathname.startsWith('/api/')) return sendJson(res, 404, { error: { code: 'NOT_FOUND', message: `No route ${pathname}` } });
+    if (!pages) return sendJson(res, 404, { error: { code: 'NOT_FOUND', message: 'pages are not served by this process' } });
+    if (needsSession(pathname)) {
+      const token = readCookie(req.headers.cookie, SESSION_COOKIE);
+      const principal = token ? await principalFromSession(db, token) : null;
+      if (!principal) {
+        const next = pathname === '/' ? '' : `?next=${encodeURIComponent(pathname + url.search)}`;
+        res.writeHead(302, { location: `/login${next}` });
+        res.end();
+        return;
+      }
+    }
+    return pages.handle(req, res);
+  }
+
+  const timers = [
+    setInterval(() => liveBroadcast?.(), BROADCAST_INTERVAL_MS),
+    setInterval(() => void health.sweep().catch((e) => log.error('health sweep failed', e)), 2_000),
+    setInterval(() => void rollups.flush(), 5_000),
+    setInterval(() => void catalog.refresh().catch((e) => log.error('catalog refresh failed', e)), 10_000),
+  ];
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(env.PORT, env.HOST, () => resolve());
+  });
+  const address = httpServer.address();
+  const port = typeof address === 'object' && address ? address.port : env.PORT;
+  const url = `http://127.0.0.1:${port}`;
+  log.info(`Switchyard listening on http://localhost:${port}`);
+
+  const stopSimulator = demo && options.simulator !== false ? await startFleetSimulator(db, { serverUrl: url, dataDir: env.dataDir }) : null;
+
+  let closing: Promise<void> | null = null;
+  const close = () => {
+    closing ??= (async () => {
+      log.info('shutting down');
+      for (const timer of timers) clearInterval(timer);
+      agents.emit('shutdown', { reason: 'server shutting down' });
+      await stopSimulator?.();
+      io.disconnectSockets(true);
+      await new Promise<void>((resolve) => io.close(() => resolve()));
+      await rollups.flush({ all: true });
+      await health.persist();
+      httpServer.closeAllConnections();
+      await closeDb(databaseUrl);
+      await embedded?.stop();
+      log.info('stopped');
+    })();
+    return closing;
+  };
+  return { url, port, runtime, close };
+}
+
+/** Pages that need no session: the login page and Next's own assets. */
+function needsSession(pathname: string): boolean {
+  return !(
+    pathname === '/login' ||
+    pathname.startsWith('/_next/') ||
+    pathname === '/favicon.ico' ||
+    pathname === '/icon.svg'
+  );
+}
+
+async function prepareNext(env: Env) {
+  const { default: next } = await import('next');
+  const dev = env.NODE_ENV === 'development';
+  const app = next({ dev, dir: ROOT, hostname: 'localhost', port: env.PORT });
+  await app.prepare();
+  return { handle: app.getRequestHandler(), upgrade: dev ? app.getUpgradeHandler() : null };
+}
+
+async function main(): Promise<void> {
+  process.on('unhandledRejection', (reason) => log.error('unhandled rejection', reason));
+  const env = parseEnv();
+  const server = await startServer({ env, pages: true, simulator: true });
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals += 1;
+    if (signals > 1) {
+      log.warn(`second ${signal}: exiting now`);
+      process.exit(1);
+    }
+    log.info(`${signal} received`);
+    server.close().then(
+      () => process.exit(0),
+      (error) => {
+        log.error('shutdown failed', error);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((error) => {
+    log.error('failed to start', error);
+    process.exit(1);
+  });
+}

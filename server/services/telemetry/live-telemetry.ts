@@ -1,0 +1,144 @@
+import { LatencyDistribution } from '../../../lib/latency-histogram';
+import type { DeploymentSample, TelemetryFrame } from '../../../lib/protocol/agent';
+import type { FleetSummary, GpuLivePoint, LatencyPoint } from '../../../lib/protocol/live';
+import type { FleetCatalog } from '../fleet/catalog';
+
+/** A GPU under this utilization counts as idle in the headline figures. */
+export const IDLE_UTILIZATION_PCT = 5;
+/** A sample older than this no longer counts as "now". */
+const STALE_AFTER_MS = 5_000;
+
+type DeploymentNodeSample = { at: number; intervalMs: number; sample: DeploymentSample };
+
+/**
+ * The latest state of every GPU and deployment, kept in memory for the live views
+ * (raw 1 s samples are never stored; rollups are, see rollup-writer.ts).
+ */
+export class LiveTelemetry {
+  private gpuPoints = new Map<string, GpuLivePoint & { at: number }>();
+  /** deploymentId → nodeId → that node's latest interval. */
+  private deploymentSamples = new Map<string, Map<string, DeploymentNodeSample>>();
+  readonly nodeLastFrameAt = new Map<string, number>();
+  samplesIngested = 0;
+  framesIngested = 0;
+
+  constructor(private readonly catalog: FleetCatalog) {}
+
+  /** Applies a validated frame whose GPU uuids and deployments were checked against the node. */
+  ingest(nodeId: string, frame: TelemetryFrame, gpuIds: string[], receivedAt = Date.now()): void {
+    const at = Math.min(frame.sampledAt, receivedAt);
+    frame.gpus.forEach((gpu, i) => {
+      const id = gpuIds[i]!;
+      this.gpuPoints.set(id, {
+        id,
+        at,
+        util: gpu.utilizationPct,
+        memUsedMiB: gpu.memoryUsedMiB,
+        memTotalMiB: gpu.memoryTotalMiB,
+        powerW: gpu.powerW,
+        tempC: gpu.temperatureC,
+        smClockMHz: gpu.smClockMHz,
+      });
+    });
+    for (const sample of frame.deployments) {
+      let byNode = this.deploymentSamples.get(sample.deploymentId);
+      if (!byNode) {
+        byNode = new Map();
+        this.deploymentSamples.set(sample.deploymentId, byNode);
+      }
+      byNode.set(nodeId, { at, intervalMs: frame.intervalMs, sample });
+    }
+    this.nodeLastFrameAt.set(nodeId, receivedAt);
+    this.samplesIngested += frame.gpus.length;
+    this.framesIngested += 1;
+  }
+
+  gpuPoint(gpuId: string): (GpuLivePoint & { at: number }) | undefined {
+    return this.gpuPoints.get(gpuId);
+  }
+
+  /** Fresh GPU points, optionally only those of one node. */
+  gpuLivePoints(now = Date.now(), nodeId?: string): GpuLivePoint[] {
+    const ids = nodeId ? (this.catalog.gpuIdsByNode.get(nodeId) ?? []) : this.gpuPoints.keys();
+    const points: GpuLivePoint[] = [];
+    for (const id of ids) {
+      const p = this.gpuPoints.get(id);
+      if (p && now - p.at < STALE_AFTER_MS) {
+        const { at: _at, ...point } = p;
+        points.push(point);
+      }
+    }
+    return points;
+  }
+
+  /**
+   * Current latency of a deployment: the latest interval of every node that serves it,
+   * merged into one distribution, so p95 is over all its traffic (never an average of p95s).
+   */
+  latencyPoint(deploymentId: string, now = Date.now()): LatencyPoint {
+    const merged = new LatencyDistribution();
+    let requestsPerSecond = 0;
+    let errorsPerSecond = 0;
+    let queueDepth = 0;
+    for (const entry of this.deploymentSamples.get(deploymentId)?.values() ?? []) {
+      if (now - entry.at > STALE_AFTER_MS) continue;
+      merged.addWire(entry.sample.latencyMs);
+      const seconds = entry.intervalMs / 1000;
+      requestsPerSecond += entry.sample.requests / seconds;
+      errorsPerSecond += entry.sample.errors / seconds;
+      queueDepth += entry.sample.queueDepth;
+    }
+    return {
+      deploymentId,
+      at: now,
+      p50: merged.quantile(0.5),
+      p95: merged.quantile(0.95),
+      p99: merged.quantile(0.99),
+      requestsPerSecond,
+      errorsPerSecond,
+      queueDepth,
+    };
+  }
+
+  latencyPoints(now = Date.now()): LatencyPoint[] {
+    return [...this.catalog.deployments.keys()].map((id) => this.latencyPoint(id, now));
+  }
+
+  summary(latency: LatencyPoint[], now = Date.now()): FleetSummary {
+    const { catalog } = this;
+    let utilSum = 0;
+    let utilCount = 0;
+    let idle = 0;
+    for (const gpuId of catalog.gpus.keys()) {
+      const p = this.gpuPoints.get(gpuId);
+      if (!p || now - p.at >= STALE_AFTER_MS) continue;
+      utilSum += p.util;
+      utilCount += 1;
+      if (p.util < IDLE_UTILIZATION_PCT) idle += 1;
+    }
+    let online = 0;
+    let degraded = 0;
+    let offline = 0;
+    for (const node of catalog.nodes.values()) {
+      if (node.status === 'online') online += 1;
+      else if (node.status === 'degraded') degraded += 1;
+      else offline += 1;
+    }
+    const withinSlo = latency.filter((point) => {
+      const slo = catalog.deployments.get(point.deploymentId)?.sloP95Ms;
+      return slo !== undefined && point.p95 !== null && point.p95 <= slo;
+    }).length;
+    return {
+      at: now,
+      gpusTotal: catalog.gpus.size,
+      gpusAllocated: catalog.owners.size,
+      gpusIdle: idle,
+      meanUtilizationPct: utilCount > 0 ? utilSum / utilCount : null,
+      nodesOnline: online,
+      nodesDegraded: degraded,
+      nodesOffline: offline,
+      deploymentsTotal: catalog.deployments.size,
+      deploymentsWithinSlo: withinSlo,
+    };
+  }
+}
