@@ -51,7 +51,12 @@ function uuidFor(hostname: string, index: number): string {
 function nodesOf(cluster: string, prefix: string, count: number, gpuModel: DemoGpuModel): DemoNode[] {
   return Array.from({ length: count }, (_, i) => {
     const hostname = `${prefix}-${String(i + 1).padStart(2, '0')}`;
-    return { cluster, hostname, gpuModel, gpuUuids: Array.from({ length: 8 }, (_, g) => uuidFor(hostname, g)) };
+    return {
+      cluster,
+      hostname,
+      gpuModel,
+      gpuUuids: Array.from({ length: 8 }, (_, g) => uuidFor(hostname, g)),
+    };
   });
 }
 

@@ -13,7 +13,10 @@ const ZEnv = z.object({
   SWITCHYARD_ADMIN_PASSWORD: z.string().min(8, 'must be at least 8 characters').optional(),
   /** `on` seeds the demo fleet on first start and runs its simulated agents. */
   SWITCHYARD_DEMO: z.enum(['on', 'off']).default('on'),
-  SWITCHYARD_SESSION_TTL_HOURS: z.coerce.number().positive().default(24 * 7),
+  SWITCHYARD_SESSION_TTL_HOURS: z.coerce
+    .number()
+    .positive()
+    .default(24 * 7),
   /** Set to `true` behind HTTPS so the session cookie is marked Secure. */
   SWITCHYARD_SECURE_COOKIES: z.enum(['true', 'false']).default('false'),
   SWITCHYARD_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),

@@ -10,8 +10,8 @@ import { closeDb, getDb } from './db/client';
 import { type EmbeddedDatabase, startEmbeddedPostgres } from './db/embedded-postgres';
 import { migrate } from './db/migrate';
 import { type Env, parseEnv } from './env';
-import { handleEnroll, handleHealth } from './http/routes';
 import { sendJson } from './http/json';
+import { handleEnroll, handleHealth } from './http/routes';
 import { logger, setLogLevel } from './log';
 import { attachAgentGateway } from './realtime/agent-gateway';
 import { attachLiveGateway, BROADCAST_INTERVAL_MS } from './realtime/live-gateway';
@@ -44,8 +44,10 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const { env } = options;
   setLogLevel(env.SWITCHYARD_LOG_LEVEL);
 
-  let embedded: EmbeddedDatabase | null = null;
-  const databaseUrl = env.DATABASE_URL ?? (embedded = await startEmbeddedPostgres(env.dataDir, env.SWITCHYARD_PG_PORT)).url;
+  const embedded: EmbeddedDatabase | null = env.DATABASE_URL
+    ? null
+    : await startEmbeddedPostgres(env.dataDir, env.SWITCHYARD_PG_PORT);
+  const databaseUrl = env.DATABASE_URL ?? embedded!.url;
   await migrate(databaseUrl);
   const db = getDb(databaseUrl);
   await ensureFirstAdmin(db, env.SWITCHYARD_ADMIN_PASSWORD);
@@ -114,8 +116,12 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     if (pathname === '/api/health') return handleHealth(runtime, res);
     if (pathname === '/api/agent/enroll') return handleEnroll(runtime, req, res);
     if (pathname.startsWith('/api/trpc/')) return trpcHandler(req, res);
-    if (pathname.startsWith('/api/')) return sendJson(res, 404, { error: { code: 'NOT_FOUND', message: `No route ${pathname}` } });
-    if (!pages) return sendJson(res, 404, { error: { code: 'NOT_FOUND', message: 'pages are not served by this process' } });
+    if (pathname.startsWith('/api/'))
+      return sendJson(res, 404, { error: { code: 'NOT_FOUND', message: `No route ${pathname}` } });
+    if (!pages)
+      return sendJson(res, 404, {
+        error: { code: 'NOT_FOUND', message: 'pages are not served by this process' },
+      });
     if (needsSession(pathname)) {
       const token = readCookie(req.headers.cookie, SESSION_COOKIE);
       const principal = token ? await principalFromSession(db, token) : null;
@@ -145,7 +151,10 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const url = `http://127.0.0.1:${port}`;
   log.info(`Switchyard listening on http://localhost:${port}`);
 
-  const stopSimulator = demo && options.simulator !== false ? await startFleetSimulator(db, { serverUrl: url, dataDir: env.dataDir }) : null;
+  const stopSimulator =
+    demo && options.simulator !== false
+      ? await startFleetSimulator(db, { serverUrl: url, dataDir: env.dataDir })
+      : null;
 
   let closing: Promise<void> | null = null;
   const close = () => {

@@ -37,10 +37,18 @@ export type EnrollResponse = z.infer<typeof ZEnrollResponse>;
 
 // --- Inventory: first message on every connection -----------------------------------
 export const ZGpuInventory = z.object({
-  index: z.number().int().min(0).max(MAX_GPUS_PER_NODE - 1),
+  index: z
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_GPUS_PER_NODE - 1),
   uuid: z.string().min(4).max(128),
   name: z.string().min(1).max(128),
-  memoryTotalMiB: z.number().int().positive().max(4 * 1024 * 1024),
+  memoryTotalMiB: z
+    .number()
+    .int()
+    .positive()
+    .max(4 * 1024 * 1024),
 });
 export type GpuInventory = z.infer<typeof ZGpuInventory>;
 
@@ -96,13 +104,19 @@ export type TelemetryFrame = z.infer<typeof ZTelemetryFrame>;
 
 // --- Replies -------------------------------------------------------------------------
 /** A refused message names the field at fault, e.g. `gpus.0.utilizationPct`. */
-export type ProtocolError = { code: 'BAD_FRAME' | 'FORBIDDEN' | 'NOT_READY' | 'INTERNAL'; field?: string; message: string };
+export type ProtocolError = {
+  code: 'BAD_FRAME' | 'FORBIDDEN' | 'NOT_READY' | 'INTERNAL';
+  field?: string;
+  message: string;
+};
 
 export type InventoryAck =
   | { ok: true; nodeId: string; lastSeq: number; assignments: Assignments }
   | { ok: false; error: ProtocolError };
 
-export type TelemetryAck = { ok: true; seq: number; duplicate: boolean } | { ok: false; error: ProtocolError };
+export type TelemetryAck =
+  | { ok: true; seq: number; duplicate: boolean }
+  | { ok: false; error: ProtocolError };
 
 /** What the node's GPUs serve; the simulator uses it to route simulated traffic. */
 export type Assignments = {

@@ -12,7 +12,9 @@ const log = logger('auth');
 export async function ensureFirstAdmin(db: Db, configuredPassword: string | undefined): Promise<void> {
   if ((await db.user.count()) > 0) return;
   const password = configuredPassword ?? randomBytes(12).toString('base64url');
-  await db.user.create({ data: { username: 'admin', role: 'admin', passwordHash: await hashPassword(password) } });
+  await db.user.create({
+    data: { username: 'admin', role: 'admin', passwordHash: await hashPassword(password) },
+  });
   if (configuredPassword) {
     log.info('created user "admin" with the password from SWITCHYARD_ADMIN_PASSWORD');
   } else {

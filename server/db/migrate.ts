@@ -31,9 +31,11 @@ export async function migrate(databaseUrl: string): Promise<string[]> {
         "started_at"            TIMESTAMPTZ NOT NULL DEFAULT now(),
         "applied_steps_count"   INTEGER NOT NULL DEFAULT 0
       )`);
-    const applied = await client.query<{ migration_name: string; checksum: string; finished_at: Date | null }>(
-      'SELECT migration_name, checksum, finished_at FROM "_prisma_migrations" WHERE rolled_back_at IS NULL',
-    );
+    const applied = await client.query<{
+      migration_name: string;
+      checksum: string;
+      finished_at: Date | null;
+    }>('SELECT migration_name, checksum, finished_at FROM "_prisma_migrations" WHERE rolled_back_at IS NULL');
     const appliedByName = new Map(applied.rows.map((row) => [row.migration_name, row]));
     const newlyApplied: string[] = [];
 
@@ -41,7 +43,9 @@ export async function migrate(databaseUrl: string): Promise<string[]> {
       const previous = appliedByName.get(migration.name);
       if (previous) {
         if (!previous.finished_at) {
-          throw new Error(`migration ${migration.name} failed earlier; fix the database, then mark it rolled back`);
+          throw new Error(
+            `migration ${migration.name} failed earlier; fix the database, then mark it rolled back`,
+          );
         }
         if (previous.checksum !== migration.checksum) {
           log.warn(`migration ${migration.name} was edited after it was applied (checksum differs)`);

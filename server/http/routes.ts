@@ -24,12 +24,19 @@ export async function handleHealth(runtime: Runtime, res: ServerResponse): Promi
     database: { ...database, embedded: !runtime.env.DATABASE_URL },
     uptimeSeconds: Math.round((Date.now() - runtime.startedAt.getTime()) / 1000),
     agentsConnected,
-    telemetry: { framesIngested: runtime.telemetry.framesIngested, samplesIngested: runtime.telemetry.samplesIngested },
+    telemetry: {
+      framesIngested: runtime.telemetry.framesIngested,
+      samplesIngested: runtime.telemetry.samplesIngested,
+    },
   });
 }
 
 /** POST /api/agent/enroll: enrollment token in, node credential out (docs/agent-protocol.md). */
-export async function handleEnroll(runtime: Runtime, req: IncomingMessage, res: ServerResponse): Promise<void> {
+export async function handleEnroll(
+  runtime: Runtime,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   if (req.method !== 'POST') {
     sendJson(res, 405, { error: { code: 'METHOD_NOT_ALLOWED', message: 'use POST' } });
     return;

@@ -24,7 +24,12 @@ type AgentSocketData = {
   ready: boolean;
 };
 type AgentSocket = Socket<AgentToServerEvents, ServerToAgentEvents, Record<string, never>, AgentSocketData>;
-export type AgentNamespace = Namespace<AgentToServerEvents, ServerToAgentEvents, Record<string, never>, AgentSocketData>;
+export type AgentNamespace = Namespace<
+  AgentToServerEvents,
+  ServerToAgentEvents,
+  Record<string, never>,
+  AgentSocketData
+>;
 
 /**
  * The agent side of the protocol (docs/agent-protocol.md): authenticate the node
@@ -76,7 +81,11 @@ export function attachAgentGateway(io: Server, runtime: Runtime): AgentNamespace
   return agents;
 }
 
-async function handleInventory(runtime: Runtime, socket: AgentSocket, payload: unknown): Promise<InventoryAck> {
+async function handleInventory(
+  runtime: Runtime,
+  socket: AgentSocket,
+  payload: unknown,
+): Promise<InventoryAck> {
   const { node } = socket.data;
   const parsed = ZInventory.safeParse(payload);
   if (!parsed.success) return { ok: false, error: protocolErrorFromZod(parsed.error) };
@@ -84,7 +93,11 @@ async function handleInventory(runtime: Runtime, socket: AgentSocket, payload: u
   if (inventory.hostname !== node.hostname) {
     return {
       ok: false,
-      error: { code: 'FORBIDDEN', field: 'hostname', message: `hostname: this credential speaks for ${node.hostname}` },
+      error: {
+        code: 'FORBIDDEN',
+        field: 'hostname',
+        message: `hostname: this credential speaks for ${node.hostname}`,
+      },
     };
   }
   try {
@@ -93,7 +106,14 @@ async function handleInventory(runtime: Runtime, socket: AgentSocket, payload: u
   } catch (error) {
     if (error instanceof AppError) {
       const field = typeof error.details?.field === 'string' ? error.details.field : undefined;
-      return { ok: false, error: { code: error.code === 'FORBIDDEN' ? 'FORBIDDEN' : 'BAD_FRAME', field, message: error.message } };
+      return {
+        ok: false,
+        error: {
+          code: error.code === 'FORBIDDEN' ? 'FORBIDDEN' : 'BAD_FRAME',
+          field,
+          message: error.message,
+        },
+      };
     }
     log.error(`inventory from ${node.hostname} failed`, error);
     return { ok: false, error: { code: 'INTERNAL', message: 'internal error; retry later' } };
@@ -121,7 +141,11 @@ function handleTelemetry(runtime: Runtime, socket: AgentSocket, payload: unknown
   for (const [i, gpu] of frame.gpus.entries()) {
     const gpuId = catalog.gpuIdByUuid.get(gpu.uuid);
     if (!gpuId || catalog.gpus.get(gpuId)?.nodeId !== node.id) {
-      return refuse({ code: 'FORBIDDEN', field: `gpus.${i}.uuid`, message: `gpus.${i}.uuid: not a GPU of ${node.hostname}` });
+      return refuse({
+        code: 'FORBIDDEN',
+        field: `gpus.${i}.uuid`,
+        message: `gpus.${i}.uuid: not a GPU of ${node.hostname}`,
+      });
     }
     gpuIds.push(gpuId);
   }

@@ -1,5 +1,9 @@
 import type { Namespace, Server } from 'socket.io';
-import { type BrowserToServerEvents, LIVE_NAMESPACE, type ServerToBrowserEvents } from '../../lib/protocol/live';
+import {
+  type BrowserToServerEvents,
+  LIVE_NAMESPACE,
+  type ServerToBrowserEvents,
+} from '../../lib/protocol/live';
 import type { Principal } from '../auth/principal';
 import { logger } from '../log';
 import type { Runtime } from '../runtime';
@@ -10,7 +14,12 @@ const log = logger('live');
 export const BROADCAST_INTERVAL_MS = 1_000;
 
 type LiveSocketData = { principal: Principal };
-export type LiveNamespace = Namespace<BrowserToServerEvents, ServerToBrowserEvents, Record<string, never>, LiveSocketData>;
+export type LiveNamespace = Namespace<
+  BrowserToServerEvents,
+  ServerToBrowserEvents,
+  Record<string, never>,
+  LiveSocketData
+>;
 
 const ROOM = /^(fleet|node:[\w-]{1,64}|deployment:[\w-]{1,64})$/;
 
@@ -18,7 +27,10 @@ const ROOM = /^(fleet|node:[\w-]{1,64}|deployment:[\w-]{1,64})$/;
  * Browsers (and API clients with a `read` token) subscribe to rooms and receive the
  * latest state at a fixed, human rate, however fast agents report.
  */
-export function attachLiveGateway(io: Server, runtime: Runtime): { namespace: LiveNamespace; broadcast: () => void } {
+export function attachLiveGateway(
+  io: Server,
+  runtime: Runtime,
+): { namespace: LiveNamespace; broadcast: () => void } {
   const live = io.of(LIVE_NAMESPACE) as unknown as LiveNamespace;
 
   live.use(async (socket, next) => {
@@ -30,7 +42,8 @@ export function attachLiveGateway(io: Server, runtime: Runtime): { namespace: Li
           ? await resolvePrincipal(runtime, { headers: { authorization: `Bearer ${token}` } } as never)
           : null;
       const who = principal ?? viaToken;
-      if (!who || (who.kind === 'token' && !who.scopes.includes('read'))) return next(new Error('UNAUTHORIZED'));
+      if (!who || (who.kind === 'token' && !who.scopes.includes('read')))
+        return next(new Error('UNAUTHORIZED'));
       socket.data.principal = who;
       next();
     } catch (error) {

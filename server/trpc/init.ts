@@ -1,8 +1,8 @@
 import { initTRPC, TRPCError } from '@trpc/server';
 import { ZodError, z } from 'zod';
-import type { ApiScope, Role } from '../generated/prisma/client';
 import { roleAtLeast } from '../auth/principal';
 import { AppError, HTTP_STATUS, TRPC_CODE } from '../errors';
+import type { ApiScope, Role } from '../generated/prisma/client';
 import type { Context } from './context';
 
 /** Declared per procedure: the API-token scope that may call it (tokens need `read` otherwise). */
@@ -38,7 +38,11 @@ const appErrors = t.middleware(async ({ next }) => {
   const result = await next();
   if (!result.ok && result.error.cause instanceof AppError) {
     const appError = result.error.cause;
-    result.error = new TRPCError({ code: TRPC_CODE[appError.code], message: appError.message, cause: appError });
+    result.error = new TRPCError({
+      code: TRPC_CODE[appError.code],
+      message: appError.message,
+      cause: appError,
+    });
   }
   return result;
 });

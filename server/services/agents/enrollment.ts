@@ -36,7 +36,10 @@ export async function enrollNode(db: Db, request: EnrollRequest): Promise<Enroll
       },
       update: { agentVersion: request.agentVersion, labels: request.labels },
     });
-    await tx.nodeCredential.updateMany({ where: { nodeId: node.id, revokedAt: null }, data: { revokedAt: now } });
+    await tx.nodeCredential.updateMany({
+      where: { nodeId: node.id, revokedAt: null },
+      data: { revokedAt: now },
+    });
     await tx.nodeCredential.create({ data: { nodeId: node.id, tokenHash: hashSecret(nodeCredential) } });
     await tx.auditEvent.create({
       data: {
@@ -46,7 +49,11 @@ export async function enrollNode(db: Db, request: EnrollRequest): Promise<Enroll
         action: 'node.enroll',
         targetType: 'node',
         targetId: node.id,
-        details: { cluster: token.cluster.name, enrollmentTokenId: token.id, agentVersion: request.agentVersion },
+        details: {
+          cluster: token.cluster.name,
+          enrollmentTokenId: token.id,
+          agentVersion: request.agentVersion,
+        },
       },
     });
     return { nodeId: node.id, clusterId: token.clusterId, clusterName: token.cluster.name, nodeCredential };

@@ -52,7 +52,11 @@ export function assignmentsFor(catalog: FleetCatalog, nodeId: string): Assignmen
   const gpus = gpuIds.map((gpuId) => {
     const owner = catalog.owners.get(gpuId);
     if (owner?.deploymentId) deploymentIds.add(owner.deploymentId);
-    return { uuid: catalog.gpus.get(gpuId)!.uuid, deploymentId: owner?.deploymentId ?? null, jobId: owner?.jobId ?? null };
+    return {
+      uuid: catalog.gpus.get(gpuId)!.uuid,
+      deploymentId: owner?.deploymentId ?? null,
+      jobId: owner?.jobId ?? null,
+    };
   });
   const deployments = [...deploymentIds].map((id) => {
     const d = catalog.deployments.get(id)!;

@@ -13,7 +13,10 @@ const ROOT = path.resolve(import.meta.dirname, '../../..');
  * enroll with short-lived enrollment tokens made here and then speak the ordinary agent
  * protocol to this server over the network, like any real agent.
  */
-export async function startFleetSimulator(db: Db, options: { serverUrl: string; dataDir: string }): Promise<() => Promise<void>> {
+export async function startFleetSimulator(
+  db: Db,
+  options: { serverUrl: string; dataDir: string },
+): Promise<() => Promise<void>> {
   const tokens: Record<string, string> = {};
   for (const cluster of DEMO_CLUSTERS) {
     const row = await db.cluster.findUnique({ where: { name: cluster.name } });

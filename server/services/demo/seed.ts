@@ -24,7 +24,10 @@ export async function seedDemoFleet(db: Db): Promise<boolean> {
           data: {
             clusterId: clusters.get(n.cluster)!,
             hostname: n.hostname,
-            labels: { 'gpu.model': n.gpuModel.name, pool: n.hostname.includes('l40s') ? 'inference-small' : 'inference' },
+            labels: {
+              'gpu.model': n.gpuModel.name,
+              pool: n.hostname.includes('l40s') ? 'inference-small' : 'inference',
+            },
           },
         });
         const ids: string[] = [];

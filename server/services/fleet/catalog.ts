@@ -83,10 +83,18 @@ export class FleetCatalog {
     this.deployments = new Map(
       deployments.map((d) => [
         d.id,
-        { id: d.id, name: d.name, sloP95Ms: d.sloP95Ms, gpusPerReplica: d.gpusPerReplica, priority: d.priority },
+        {
+          id: d.id,
+          name: d.name,
+          sloP95Ms: d.sloP95Ms,
+          gpusPerReplica: d.gpusPerReplica,
+          priority: d.priority,
+        },
       ]),
     );
-    this.owners = new Map(allocations.map((a) => [a.gpuId, { deploymentId: a.deploymentId, jobId: a.jobId }]));
+    this.owners = new Map(
+      allocations.map((a) => [a.gpuId, { deploymentId: a.deploymentId, jobId: a.jobId }]),
+    );
   }
 
   gpuCountByDeployment(): Map<string, number> {

@@ -2,8 +2,8 @@ import { LatencyDistribution } from '../../../lib/latency-histogram';
 import type { GpuLivePoint } from '../../../lib/protocol/live';
 import type { Db } from '../../db/client';
 import { AppError } from '../../errors';
-import type { FleetCatalog } from './catalog';
 import type { LiveTelemetry } from '../telemetry/live-telemetry';
+import type { FleetCatalog } from './catalog';
 
 /** Read models for the fleet views and the API. Live figures come from memory, the rest from Postgres. */
 
@@ -23,7 +23,9 @@ export type GpuView = {
 };
 
 export async function listGpus(db: Db, catalog: FleetCatalog, telemetry: LiveTelemetry): Promise<GpuView[]> {
-  const jobs = new Map((await db.job.findMany({ select: { id: true, name: true } })).map((j) => [j.id, j.name]));
+  const jobs = new Map(
+    (await db.job.findMany({ select: { id: true, name: true } })).map((j) => [j.id, j.name]),
+  );
   const views: GpuView[] = [];
   for (const gpu of catalog.gpus.values()) {
     const node = catalog.nodes.get(gpu.nodeId);
@@ -41,7 +43,11 @@ export async function listGpus(db: Db, catalog: FleetCatalog, telemetry: LiveTel
       hostname: node?.hostname ?? '?',
       clusterName: node?.clusterName ?? '?',
       owner: owner?.deploymentId
-        ? { kind: 'deployment', id: owner.deploymentId, name: catalog.deployments.get(owner.deploymentId)?.name ?? '?' }
+        ? {
+            kind: 'deployment',
+            id: owner.deploymentId,
+            name: catalog.deployments.get(owner.deploymentId)?.name ?? '?',
+          }
         : owner?.jobId
           ? { kind: 'job', id: owner.jobId, name: jobs.get(owner.jobId) ?? '?' }
           : null,
@@ -88,7 +94,10 @@ export async function getNode(db: Db, catalog: FleetCatalog, telemetry: LiveTele
 }
 
 export async function listDeployments(db: Db, catalog: FleetCatalog, telemetry: LiveTelemetry) {
-  const deployments = await db.deployment.findMany({ include: { model: true }, orderBy: { priority: 'desc' } });
+  const deployments = await db.deployment.findMany({
+    include: { model: true },
+    orderBy: { priority: 'desc' },
+  });
   const counts = catalog.gpuCountByDeployment();
   return deployments.map((d) => {
     const live = telemetry.latencyPoint(d.id);
@@ -110,7 +119,13 @@ export async function listDeployments(db: Db, catalog: FleetCatalog, telemetry: 
   });
 }
 
-export type LatencyHistoryPoint = { at: number; p50: number | null; p95: number | null; p99: number | null; requestsPerSecond: number };
+export type LatencyHistoryPoint = {
+  at: number;
+  p50: number | null;
+  p95: number | null;
+  p99: number | null;
+  requestsPerSecond: number;
+};
 
 /**
  * Latency over a window from the stored 10 s rollups: each point's percentiles come from
@@ -135,6 +150,11 @@ export async function latencyHistory(db: Db, deploymentId: string, windowMs: num
   });
   return {
     points,
-    window: { p50: window.quantile(0.5), p95: window.quantile(0.95), p99: window.quantile(0.99), requests: window.count },
+    window: {
+      p50: window.quantile(0.5),
+      p95: window.quantile(0.95),
+      p99: window.quantile(0.99),
+      requests: window.count,
+    },
   };
 }

@@ -41,7 +41,11 @@ export const adminRouter = router({
         clusterName: z.string().min(1).max(64),
         description: z.string().max(200).default('agent enrollment'),
         maxUses: z.number().int().positive().max(10_000).default(1),
-        expiresInHours: z.number().positive().max(24 * 365).default(24),
+        expiresInHours: z
+          .number()
+          .positive()
+          .max(24 * 365)
+          .default(24),
       }),
     )
     .mutation(async ({ ctx, input }) => {

@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { clearedSessionCookie, login, logout, readCookie, SESSION_COOKIE, sessionCookie } from '../../auth/sessions';
+import {
+  clearedSessionCookie,
+  login,
+  logout,
+  readCookie,
+  SESSION_COOKIE,
+  sessionCookie,
+} from '../../auth/sessions';
 import { publicProcedure, router, viewerProcedure } from '../init';
 
 export const ZLoginInput = z.object({
@@ -13,7 +20,11 @@ export const authRouter = router({
     const session = await login(runtime.db, { ...input, ttlHours: runtime.env.SWITCHYARD_SESSION_TTL_HOURS });
     ctx.res.setHeader(
       'Set-Cookie',
-      sessionCookie(session.sessionToken, session.expiresAt, runtime.env.SWITCHYARD_SECURE_COOKIES === 'true'),
+      sessionCookie(
+        session.sessionToken,
+        session.expiresAt,
+        runtime.env.SWITCHYARD_SECURE_COOKIES === 'true',
+      ),
     );
     return { user: session.user };
   }),

@@ -1,0 +1,62 @@
+import { parseEnv } from '../../server/env';
+import { type RunningServer, startServer } from '../../server/main';
+import { createEnrollmentToken } from '../../server/services/agents/enrollment';
+import { createTestDatabase, type TestDatabase } from './database';
+
+export const ADMIN_PASSWORD = 'correct-horse-battery';
+
+export type TestServer = RunningServer & { database: TestDatabase; close: () => Promise<void> };
+
+/**
+ * The real server (tRPC, socket.io, HTTP routes) on a random port against a fresh
+ * database, seeded with the demo fleet but without its simulated agents: tests bring
+ * their own agents. Pages are not served (the Playwright suite covers them).
+ */
+export async function startTestServer(): Promise<TestServer> {
+  const database = await createTestDatabase();
+  const env = parseEnv({
+    NODE_ENV: 'test',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATABASE_URL: database.url,
+    SWITCHYARD_ADMIN_PASSWORD: ADMIN_PASSWORD,
+    SWITCHYARD_DEMO: 'on',
+    SWITCHYARD_LOG_LEVEL: 'warn',
+  });
+  const server = await startServer({ env, pages: false, simulator: false });
+  return {
+    ...server,
+    database,
+    close: async () => {
+      await server.close();
+      await database.drop();
+    },
+  };
+}
+
+/** Signs in over HTTP like a browser and returns the session cookie. */
+export async function signIn(url: string, username = 'admin', password = ADMIN_PASSWORD): Promise<string> {
+  const res = await fetch(`${url}/api/trpc/auth.login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, password }),
+  });
+  if (res.status !== 200) throw new Error(`login failed: ${res.status} ${await res.text()}`);
+  const cookie = res.headers.get('set-cookie');
+  if (!cookie) throw new Error('login set no cookie');
+  return cookie.split(';')[0]!;
+}
+
+export async function enrollmentTokenFor(
+  server: TestServer,
+  clusterName = 'us-east-1',
+  maxUses = 10,
+): Promise<string> {
+  const cluster = await server.database.db.cluster.findUniqueOrThrow({ where: { name: clusterName } });
+  const { token } = await createEnrollmentToken(server.database.db, {
+    clusterId: cluster.id,
+    description: 'test',
+    maxUses,
+  });
+  return token;
+}
