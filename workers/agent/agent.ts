@@ -1,0 +1,575 @@
+import { join } from 'node:path';
+import { io, type Socket } from 'socket.io-client';
+import {
+  AGENT_NAMESPACE,
+  AGENT_PROTOCOL_VERSION,
+  type AgentToServerEvents,
+  type ServerToAgentEvents,
+  ZEnrollRequest,
+  ZInventory,
+} from '../../lib/protocol/agent';
+import { Backoff, sleep } from './backoff';
+import {
+  CREDENTIAL_FILE,
+  deleteCredential,
+  ensureDataDir,
+  readAgentState,
+  readCredential,
+  STATE_FILE,
+  writeAgentState,
+  writeCredential,
+} from './data-dir';
+import { EnrollmentRefusedError, enrollNode } from './enrollment';
+import { DEFAULT_BUFFER_CAPACITY, FrameBuffer } from './frame-buffer';
+import { type AgentLog, errorMessage } from './log';
+import { describeZodError, ZAssignments, ZInventoryAck, ZTelemetryAck } from './server-replies';
+import type { TelemetrySample, TelemetrySource } from './sources/source';
+import { buildTelemetryFrame } from './telemetry-frame';
+import { AGENT_VERSION } from './version';
+
+type AgentSocket = Socket<ServerToAgentEvents, AgentToServerEvents>;
+
+export type AgentOptions = {
+  /** Base URL of the Switchyard server, e.g. http://localhost:3000. */
+  serverUrl: string;
+  hostname: string;
+  /** Holds credential.json and state.json; one directory per agent. */
+  dataDir: string;
+  /** Needed on first start, and to enroll again if the server no longer accepts the credential. */
+  enrollmentToken?: string;
+  /** A node credential to use instead of credential.json. */
+  credential?: string;
+  intervalMs: number;
+  source: TelemetrySource;
+  log: AgentLog;
+  /** Unacknowledged frames kept in memory; the oldest are dropped beyond it. */
+  bufferCapacity?: number;
+  agentVersion?: string;
+  labels?: Record<string, string>;
+  /** How long to wait for the server to acknowledge a message before starting over. */
+  ackTimeoutMs?: number;
+  stateSaveIntervalMs?: number;
+  /** Frames sent and not yet acknowledged at once; bounds the burst of a large replay. */
+  maxInFlight?: number;
+  /** On stop, how long to wait for outstanding acknowledgements while connected. */
+  drainOnStopMs?: number;
+};
+
+export type AgentStats = {
+  /** Seq of the newest frame built (0 before the first). */
+  seq: number;
+  /** Frames not yet acknowledged. */
+  buffered: number;
+  /** Frames lost because the buffer was full. */
+  dropped: number;
+  /** Frames the server acknowledged (stored, or already held). */
+  acked: number;
+  /** Frames the server refused as invalid; they are not retried. */
+  rejected: number;
+  /** Connected, with the inventory acknowledged: frames are flowing. */
+  connected: boolean;
+};
+
+type Phase = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
+
+/**
+ * One node agent: enrolls, keeps a socket.io connection to the server's agent namespace,
+ * and streams a telemetry frame per interval from its source. Every frame is buffered until
+ * the server acknowledges it, and replayed in order after a reconnect, so an outage loses
+ * nothing while it fits in the buffer.
+ *
+ * Holds no process-wide state, so one process can run many (the fleet simulator does).
+ */
+export class Agent {
+  private readonly serverUrl: string;
+  private readonly options: AgentOptions;
+  private readonly log: AgentLog;
+  private readonly buffer: FrameBuffer;
+  private readonly agentVersion: string;
+  private readonly ackTimeoutMs: number;
+  private readonly maxInFlight: number;
+  private readonly backoff = new Backoff(500, 5000);
+  private readonly abort = new AbortController();
+  private readonly timers = new Set<NodeJS.Timeout>();
+
+  private phase: Phase = 'new';
+  private stopping: Promise<void> | null = null;
+  private nodeCredential: string | null = null;
+  private socket: AgentSocket | null = null;
+
+  private nextSeq = 1;
+  private stateLoaded = false;
+  private savedNextSeq = 0;
+  private saving: Promise<void> = Promise.resolve();
+  private nextSampleAt = 0;
+
+  /** Bumped on every connect; replies from an older connection must not steer the current one. */
+  private epoch = 0;
+  private ready = false;
+  /** Highest seq sent on the current connection: frames go out strictly in order after it. */
+  private sentThrough = 0;
+  /** Highest seq ever sent; frames above it have never left this process. */
+  private highestSentSeq = 0;
+  private inFlight = 0;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private stateTimer: NodeJS.Timeout | null = null;
+  /** One re-enrollment per refusal: cleared again once a connection succeeds. */
+  private mayReenroll = true;
+  private lastConnectError = '';
+  private warnedBufferFull = false;
+
+  private ackedCount = 0;
+  private rejectedCount = 0;
+
+  constructor(options: AgentOptions) {
+    const hostname = ZEnrollRequest.shape.hostname.safeParse(options.hostname);
+    if (!hostname.success) throw new RangeError(`hostname: ${describeZodError(hostname.error)}`);
+    if (!Number.isInteger(options.intervalMs) || options.intervalMs < 100 || options.intervalMs > 60_000) {
+      throw new RangeError('intervalMs must be an integer from 100 to 60000');
+    }
+    this.options = options;
+    this.serverUrl = options.serverUrl.replace(/\/+$/, '');
+    this.log = options.log;
+    this.buffer = new FrameBuffer(options.bufferCapacity ?? DEFAULT_BUFFER_CAPACITY);
+    this.agentVersion = options.agentVersion ?? AGENT_VERSION;
+    this.ackTimeoutMs = options.ackTimeoutMs ?? 10_000;
+    this.maxInFlight = options.maxInFlight ?? 64;
+  }
+
+  /**
+   * Loads or obtains the credential, connects and starts sampling. Resolves once the agent
+   * is running (not necessarily connected); rejects when it cannot run at all, e.g. when
+   * enrollment is refused or there is neither a credential nor a token.
+   */
+  async start(): Promise<void> {
+    if (this.phase !== 'new') throw new Error('an Agent can only be started once');
+    this.phase = 'starting';
+    try {
+      await ensureDataDir(this.options.dataDir);
+      this.nextSeq = await this.loadNextSeq();
+      this.savedNextSeq = this.nextSeq;
+      this.stateLoaded = true;
+      this.nodeCredential = await this.obtainCredential();
+    } catch (error) {
+      if (this.abort.signal.aborted) return;
+      this.phase = 'stopped';
+      throw error;
+    }
+    if (this.phase !== 'starting') return;
+    this.phase = 'running';
+    this.connect();
+    this.scheduleSample();
+    this.stateTimer = setInterval(() => void this.saveState(), this.options.stateSaveIntervalMs ?? 10_000);
+  }
+
+  /** Stops sampling, waits briefly for outstanding acks, closes the socket and saves state. */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  stats(): AgentStats {
+    return {
+      seq: this.nextSeq - 1,
+      buffered: this.buffer.size,
+      dropped: this.buffer.dropped,
+      acked: this.ackedCount,
+      rejected: this.rejectedCount,
+      connected: this.ready,
+    };
+  }
+
+  /**
+   * A lost or damaged state.json is not fatal: numbering restarts at 1 and the first
+   * inventory reply moves it above everything the server holds (see reconcileWithServer).
+   */
+  private async loadNextSeq(): Promise<number> {
+    try {
+      return (await readAgentState(this.options.dataDir))?.nextSeq ?? 1;
+    } catch (error) {
+      this.log.warn(`${errorMessage(error)}; numbering continues from the server's last seq`);
+      return 1;
+    }
+  }
+
+  // --- Credentials ---------------------------------------------------------------------
+
+  private async obtainCredential(): Promise<string> {
+    if (this.options.credential) return this.options.credential;
+    try {
+      const stored = await readCredential(this.options.dataDir);
+      if (stored) return stored.nodeCredential;
+    } catch (error) {
+      if (!this.options.enrollmentToken) throw error;
+      this.log.warn(`${errorMessage(error)}; enrolling again`);
+    }
+    return this.enroll();
+  }
+
+  /** Enrolls with the token, retrying while the server is unreachable; a refusal is final. */
+  private async enroll(): Promise<string> {
+    const { enrollmentToken, dataDir, hostname } = this.options;
+    if (!enrollmentToken) {
+      throw new Error(
+        `no node credential in ${join(dataDir, CREDENTIAL_FILE)} and no enrollment token to get one`,
+      );
+    }
+    const request = ZEnrollRequest.safeParse({
+      enrollmentToken,
+      hostname,
+      agentVersion: this.agentVersion,
+      labels: this.options.labels ?? {},
+    });
+    if (!request.success) throw new Error(`cannot enroll: ${describeZodError(request.error)}`);
+
+    const retry = new Backoff(500, 5000);
+    for (;;) {
+      try {
+        const enrolled = await enrollNode(this.serverUrl, request.data, this.abort.signal);
+        await writeCredential(dataDir, {
+          ...enrolled,
+          serverUrl: this.serverUrl,
+          hostname,
+          enrolledAt: new Date().toISOString(),
+        });
+        this.log.info(`enrolled as node ${enrolled.nodeId} in cluster ${enrolled.clusterName}`);
+        return enrolled.nodeCredential;
+      } catch (error) {
+        if (error instanceof EnrollmentRefusedError) {
+          const field = error.field ? ` (field: ${error.field})` : '';
+          throw new Error(`enrollment refused by ${this.serverUrl}: ${error.message}${field}`);
+        }
+        if (this.abort.signal.aborted) throw error;
+        const delay = retry.next();
+        this.log.warn(`cannot enroll at ${this.serverUrl}: ${errorMessage(error)}; retrying in ${delay} ms`);
+        await sleep(delay, this.abort.signal);
+      }
+    }
+  }
+
+  // --- Connection ----------------------------------------------------------------------
+
+  private connect(): void {
+    const socket: AgentSocket = io(`${this.serverUrl}${AGENT_NAMESPACE}`, {
+      // A function, so a reconnect after re-enrollment presents the new credential.
+      auth: (send) => send({ token: this.nodeCredential }),
+      transports: ['websocket'],
+      // Never reuse a cached socket.io Manager: each agent authenticates as its own node and
+      // must fail, back off and reconnect independently of the others in the process.
+      forceNew: true,
+      reconnection: true,
+      reconnectionDelay: 500,
+      reconnectionDelayMax: 5000,
+      randomizationFactor: 0.5,
+    });
+    this.socket = socket;
+    socket.on('connect', () => this.onConnect(socket));
+    socket.on('connect_error', (error) => void this.onConnectError(socket, error));
+    socket.on('disconnect', (reason) => this.onDisconnect(reason));
+    socket.on('assignments', (assignments) => this.applyAssignments(assignments));
+    socket.on('shutdown', (notice) => {
+      this.log.info(`server is shutting down (${String(notice?.reason)}); will reconnect`);
+    });
+  }
+
+  private onConnect(socket: AgentSocket): void {
+    this.epoch++;
+    this.ready = false;
+    this.sentThrough = 0;
+    this.inFlight = 0;
+    this.lastConnectError = '';
+    void this.sendInventory(socket, this.epoch);
+  }
+
+  private async onConnectError(socket: AgentSocket, error: Error): Promise<void> {
+    if (this.phase !== 'running') return;
+    if (error.message !== this.lastConnectError) {
+      this.lastConnectError = error.message;
+      this.log.warn(`cannot connect to ${this.serverUrl}${AGENT_NAMESPACE}: ${error.message}`);
+    }
+    if (error.message === 'UNAUTHORIZED' && this.options.enrollmentToken && this.mayReenroll) {
+      this.mayReenroll = false;
+      this.log.warn('the server no longer accepts this node credential; enrolling again');
+      try {
+        await deleteCredential(this.options.dataDir);
+        this.nodeCredential = await this.enroll();
+        if (this.phase === 'running' && !socket.active) socket.connect();
+        return;
+      } catch (enrollError) {
+        if (this.phase !== 'running') return;
+        this.log.error(`enrolling again failed: ${errorMessage(enrollError)}`);
+      }
+    }
+    // socket.io retries transport failures by itself, but not a refusal by the server's middleware.
+    if (!socket.active) this.scheduleConnect();
+  }
+
+  private onDisconnect(reason: string): void {
+    const wasReady = this.ready;
+    this.ready = false;
+    if (this.phase !== 'running') return;
+    this.log.warn(`disconnected (${reason})${wasReady ? `; ${this.buffer.size} frames buffered` : ''}`);
+    // After a deliberate close by either side socket.io does not reconnect on its own.
+    if (reason === 'io server disconnect' || reason === 'io client disconnect') this.scheduleConnect();
+  }
+
+  /** Drops the connection and connects again after a backoff delay: the way to start over. */
+  private reconnect(): void {
+    if (this.phase !== 'running' || !this.socket) return;
+    this.ready = false;
+    if (this.socket.connected) this.socket.disconnect();
+    else this.scheduleConnect();
+  }
+
+  private scheduleConnect(): void {
+    if (this.reconnectTimer || this.phase !== 'running') return;
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      const socket = this.socket;
+      if (this.phase === 'running' && socket && !socket.connected) socket.connect();
+    }, this.backoff.next());
+  }
+
+  private async sendInventory(socket: AgentSocket, epoch: number): Promise<void> {
+    let gpus: unknown;
+    try {
+      gpus = await this.options.source.inventory();
+    } catch (error) {
+      this.log.error(`the source could not list GPUs: ${errorMessage(error)}`);
+      this.retryInventory(socket, epoch);
+      return;
+    }
+    if (epoch !== this.epoch || !socket.connected) return;
+    const inventory = ZInventory.safeParse({
+      protocolVersion: AGENT_PROTOCOL_VERSION,
+      hostname: this.options.hostname,
+      agentVersion: this.agentVersion,
+      gpus,
+    });
+    if (!inventory.success) {
+      this.log.error(`the source's inventory is invalid: ${describeZodError(inventory.error)}`);
+      this.retryInventory(socket, epoch);
+      return;
+    }
+    socket
+      .timeout(this.ackTimeoutMs)
+      .emit('inventory', inventory.data, (error, reply) => this.onInventoryAck(socket, epoch, error, reply));
+  }
+
+  private retryInventory(socket: AgentSocket, epoch: number): void {
+    this.later(this.backoff.next(), () => {
+      if (epoch === this.epoch && socket.connected) void this.sendInventory(socket, epoch);
+    });
+  }
+
+  private onInventoryAck(socket: AgentSocket, epoch: number, error: Error | null, reply: unknown): void {
+    if (epoch !== this.epoch || this.phase !== 'running') return;
+    if (error) {
+      this.log.warn(`the server did not acknowledge the inventory (${error.message}); reconnecting`);
+      this.reconnect();
+      return;
+    }
+    const parsed = ZInventoryAck.safeParse(reply);
+    if (!parsed.success) {
+      this.log.error(`unreadable inventory reply (${describeZodError(parsed.error)}); reconnecting`);
+      this.reconnect();
+      return;
+    }
+    const ack = parsed.data;
+    if (!ack.ok) {
+      this.log.error(`the server refused the inventory: ${ack.error.message}`);
+      this.retryInventory(socket, epoch);
+      return;
+    }
+    this.backoff.reset();
+    this.mayReenroll = true;
+    this.options.source.applyAssignments(ack.assignments);
+    const replaying = this.reconcileWithServer(ack.lastSeq);
+    this.ready = true;
+    this.log.info(
+      `connected as node ${ack.nodeId}; server holds seq ≤ ${ack.lastSeq}; replaying ${replaying} frames`,
+    );
+    this.pump();
+  }
+
+  /**
+   * Lines the buffer and the seq counter up with what the server already stores, and
+   * returns how many buffered frames remain to send.
+   */
+  private reconcileWithServer(lastSeq: number): number {
+    const firstUnsent = this.buffer.firstAfter(this.highestSentSeq);
+    if (firstUnsent && firstUnsent.seq <= lastSeq) {
+      // These frames were numbered before this process learnt the server's history (after a
+      // crash, state.json can lag behind what was sent). The server holds different frames
+      // under those numbers, so these get new ones rather than being taken for duplicates.
+      this.ackedCount += this.buffer.discardThrough(this.highestSentSeq);
+      const renumbered = this.buffer.size;
+      this.nextSeq = this.buffer.renumberFrom(lastSeq + 1);
+      this.log.warn(`renumbered ${renumbered} unsent frames from seq ${lastSeq + 1}`);
+    } else {
+      this.ackedCount += this.buffer.discardThrough(lastSeq);
+    }
+    this.nextSeq = Math.max(this.nextSeq, lastSeq + 1);
+    return this.buffer.size;
+  }
+
+  private applyAssignments(assignments: unknown): void {
+    const parsed = ZAssignments.safeParse(assignments);
+    if (!parsed.success) {
+      this.log.error(`ignoring unreadable assignments: ${describeZodError(parsed.error)}`);
+      return;
+    }
+    this.options.source.applyAssignments(parsed.data);
+  }
+
+  // --- Telemetry -----------------------------------------------------------------------
+
+  private scheduleSample(): void {
+    const now = Date.now();
+    const { intervalMs } = this.options;
+    this.nextSampleAt = this.nextSampleAt === 0 ? now + intervalMs : this.nextSampleAt + intervalMs;
+    // After a slow sample or a stalled event loop, skip the missed ticks instead of bunching them.
+    if (this.nextSampleAt <= now)
+      this.nextSampleAt = now + intervalMs - ((now - this.nextSampleAt) % intervalMs);
+    this.later(this.nextSampleAt - now, () => void this.takeSample());
+  }
+
+  private async takeSample(): Promise<void> {
+    if (this.phase !== 'running') return;
+    try {
+      this.enqueue(await this.options.source.sample(this.options.intervalMs));
+    } catch (error) {
+      this.log.error(`the source failed to sample: ${errorMessage(error)}`);
+    }
+    if (this.phase === 'running') this.scheduleSample();
+  }
+
+  private enqueue(sample: TelemetrySample): void {
+    const built = buildTelemetryFrame(this.nextSeq, this.options.intervalMs, sample);
+    if (!built.success) {
+      this.log.error(`dropping an invalid sample from the source: ${describeZodError(built.error)}`);
+      return;
+    }
+    this.nextSeq++;
+    const droppedBefore = this.buffer.dropped;
+    this.buffer.push(built.data);
+    if (this.buffer.dropped > droppedBefore && !this.warnedBufferFull) {
+      this.warnedBufferFull = true;
+      this.log.warn(
+        `buffer full (${this.buffer.capacity} frames): dropping the oldest until the server catches up`,
+      );
+    } else if (this.buffer.size < this.buffer.capacity) {
+      this.warnedBufferFull = false;
+    }
+    this.pump();
+  }
+
+  /** Sends buffered frames after `sentThrough`, in seq order, up to `maxInFlight` at a time. */
+  private pump(): void {
+    const socket = this.socket;
+    if (!this.ready || !socket?.connected) return;
+    const epoch = this.epoch;
+    while (this.inFlight < this.maxInFlight) {
+      const frame = this.buffer.firstAfter(this.sentThrough);
+      if (!frame) return;
+      const { seq } = frame;
+      this.sentThrough = seq;
+      this.highestSentSeq = Math.max(this.highestSentSeq, seq);
+      this.inFlight++;
+      socket
+        .timeout(this.ackTimeoutMs)
+        .emit('telemetry', frame, (error, reply) => this.onTelemetryAck(epoch, seq, error, reply));
+    }
+  }
+
+  private onTelemetryAck(epoch: number, seq: number, error: Error | null, reply: unknown): void {
+    const current = epoch === this.epoch;
+    if (current) this.inFlight--;
+    if (error) {
+      // A lost ack leaves a gap we cannot fill in order on this connection: start over,
+      // and the inventory reply says where the server stands.
+      if (current && this.ready) {
+        this.log.warn(`no acknowledgement for frame ${seq} (${error.message}); reconnecting to replay`);
+        this.reconnect();
+      }
+      return;
+    }
+    const parsed = ZTelemetryAck.safeParse(reply);
+    if (!parsed.success) {
+      this.log.error(`unreadable acknowledgement for frame ${seq} (${describeZodError(parsed.error)})`);
+      if (current) this.reconnect();
+      return;
+    }
+    const ack = parsed.data;
+    if (ack.ok) {
+      if (this.buffer.acknowledge(seq)) this.ackedCount++;
+    } else if (ack.error.code === 'BAD_FRAME' || ack.error.code === 'FORBIDDEN') {
+      // Sending it again would be refused again; the message names the field at fault.
+      if (this.buffer.acknowledge(seq)) this.rejectedCount++;
+      this.log.error(`the server refused frame ${seq}: ${ack.error.message}`);
+    } else {
+      // NOT_READY or INTERNAL: the server may store it later, so keep it and replay.
+      if (current && this.ready) {
+        this.log.warn(
+          `the server could not store frame ${seq} (${ack.error.message}); reconnecting to replay`,
+        );
+        this.reconnect();
+      }
+      return;
+    }
+    if (current) this.pump();
+  }
+
+  // --- State and shutdown ----------------------------------------------------------------
+
+  /** Saves `{ nextSeq }`; writes are chained so an older value never lands after a newer one. */
+  private saveState(): Promise<void> {
+    this.saving = this.saving.then(async () => {
+      const nextSeq = this.nextSeq;
+      if (!this.stateLoaded || nextSeq === this.savedNextSeq) return;
+      try {
+        await writeAgentState(this.options.dataDir, { nextSeq });
+        this.savedNextSeq = nextSeq;
+      } catch (error) {
+        this.log.warn(`cannot save ${STATE_FILE}: ${errorMessage(error)}`);
+      }
+    });
+    return this.saving;
+  }
+
+  private async shutdown(): Promise<void> {
+    const wasRunning = this.phase === 'running';
+    this.phase = 'stopping';
+    this.abort.abort(new Error('agent stopped'));
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    if (this.stateTimer) clearInterval(this.stateTimer);
+    this.reconnectTimer = null;
+    this.stateTimer = null;
+
+    if (wasRunning && this.ready && this.buffer.size > 0) {
+      await this.waitUntil(() => this.buffer.size === 0 || !this.ready, this.options.drainOnStopMs ?? 1000);
+    }
+    this.ready = false;
+    this.socket?.disconnect();
+    this.socket = null;
+    await this.saveState();
+    this.phase = 'stopped';
+    if (wasRunning)
+      this.log.info(`stopped at seq ${this.nextSeq - 1}; ${this.buffer.size} frames unacknowledged`);
+  }
+
+  private later(ms: number, run: () => void): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      run();
+    }, ms);
+    this.timers.add(timer);
+  }
+
+  private async waitUntil(condition: () => boolean, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!condition() && Date.now() < deadline) await sleep(20);
+  }
+}

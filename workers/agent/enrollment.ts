@@ -1,0 +1,62 @@
+import { z } from 'zod';
+import { type EnrollRequest, type EnrollResponse, ZEnrollResponse } from '../../lib/protocol/agent';
+
+export const ENROLL_PATH = '/api/agent/enroll';
+
+/** The server refused the enrollment (4xx): retrying with the same token will not help. */
+export class EnrollmentRefusedError extends Error {
+  override name = 'EnrollmentRefusedError';
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly code?: string,
+    readonly field?: string,
+  ) {
+    super(message);
+  }
+}
+
+const ZErrorBody = z.object({
+  error: z.object({ code: z.string(), message: z.string(), field: z.string().optional() }),
+});
+
+/**
+ * Exchanges an enrollment token for a node credential. Throws EnrollmentRefusedError for a
+ * refusal and a plain Error for anything worth retrying (network, 5xx, a garbled reply).
+ */
+export async function enrollNode(
+  serverUrl: string,
+  request: EnrollRequest,
+  signal?: AbortSignal,
+): Promise<EnrollResponse> {
+  const response = await fetch(`${serverUrl.replace(/\/+$/, '')}${ENROLL_PATH}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json' },
+    body: JSON.stringify(request),
+    signal,
+  });
+  const text = await response.text();
+  const body = parseJson(text);
+
+  if (response.status >= 400 && response.status < 500) {
+    const refusal = ZErrorBody.safeParse(body);
+    if (refusal.success) {
+      const { code, message, field } = refusal.data.error;
+      throw new EnrollmentRefusedError(message, response.status, code, field);
+    }
+    throw new EnrollmentRefusedError(`HTTP ${response.status} ${response.statusText}`, response.status);
+  }
+  if (!response.ok) throw new Error(`enrollment failed: HTTP ${response.status} ${response.statusText}`);
+
+  const enrolled = ZEnrollResponse.safeParse(body);
+  if (!enrolled.success) throw new Error(`enrollment reply is not an EnrollResponse: ${text.slice(0, 200)}`);
+  return enrolled.data;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

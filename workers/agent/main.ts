@@ -1,0 +1,126 @@
+import { hostname as osHostname } from 'node:os';
+import { join } from 'node:path';
+import { Command, CommanderError } from 'commander';
+import { Agent } from './agent';
+import { type AgentCliOptions, describeCliError, ZAgentCliOptions } from './cli-options';
+import { CREDENTIAL_FILE, readCredential } from './data-dir';
+import { DEFAULT_BUFFER_CAPACITY } from './frame-buffer';
+import { errorMessage, lineLog } from './log';
+import { createSource, SOURCE_NAMES } from './sources/create-source';
+import { buildTelemetryFrame } from './telemetry-frame';
+
+/**
+ * The node agent's command line:
+ *   npm run agent -- --server http://localhost:3000 --token ENROLLMENT_TOKEN
+ *   npm run agent -- --once --print --source simulator --hostname use1-h100-01
+ * Exit codes: 0 done or stopped by a signal, 1 failed at run time, 2 bad command line.
+ */
+
+const PROGRAM = 'switchyard-agent';
+/** Usage errors exit 2, as is customary for command-line tools; run-time failures exit 1. */
+const EXIT_USAGE = 2;
+
+function usageError(message: string): never {
+  process.stderr.write(`${PROGRAM}: ${message}\nRun with --help for usage.\n`);
+  process.exit(EXIT_USAGE);
+}
+
+function parseCommandLine(argv: string[]): AgentCliOptions {
+  const program = new Command()
+    .name(PROGRAM)
+    .description('Streams GPU and model-server telemetry from this node to a Switchyard server.')
+    .option('--server <url>', 'Switchyard server base URL, e.g. http://localhost:3000')
+    .option(
+      '--token <token>',
+      'enrollment token, needed on first start (default: $SWITCHYARD_ENROLLMENT_TOKEN)',
+    )
+    .option('--hostname <name>', 'this node’s hostname', osHostname())
+    .option('--data-dir <dir>', 'where the node credential and state are kept', './.switchyard/agent')
+    .option('--interval-ms <ms>', 'sampling interval in milliseconds', '1000')
+    .option('--source <name>', `telemetry source (${SOURCE_NAMES.join(', ')})`, 'simulator')
+    .option(
+      '--buffer-frames <n>',
+      'unacknowledged frames kept during an outage',
+      String(DEFAULT_BUFFER_CAPACITY),
+    )
+    .option('--once', 'take a single sample and exit (with --print)')
+    .option('--print', 'print the telemetry frame as JSON on stdout instead of sending it')
+    .allowExcessArguments(false)
+    .exitOverride();
+
+  try {
+    program.parse(argv);
+  } catch (error) {
+    // Commander has already printed its message (or the help text).
+    if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : EXIT_USAGE);
+    throw error;
+  }
+  const raw = { token: process.env.SWITCHYARD_ENROLLMENT_TOKEN || undefined, ...program.opts() };
+  const parsed = ZAgentCliOptions.safeParse(raw);
+  if (!parsed.success) usageError(describeCliError(parsed.error, raw));
+  return parsed.data;
+}
+
+async function printOneFrame(options: AgentCliOptions): Promise<void> {
+  const { source } = createSource(options.source, options.hostname);
+  const sample = await source.sample(options.intervalMs);
+  const frame = buildTelemetryFrame(1, options.intervalMs, sample);
+  if (!frame.success)
+    throw new Error(`the ${options.source} source produced an invalid frame: ${frame.error.message}`);
+  process.stdout.write(`${JSON.stringify(frame.data)}\n`);
+}
+
+async function runAgent(options: AgentCliOptions & { server: string }): Promise<void> {
+  const log = lineLog(`agent[${options.hostname}]`);
+  if (!options.token && !(await readCredential(options.dataDir))) {
+    usageError(`--token: is required on first start (no ${join(options.dataDir, CREDENTIAL_FILE)} yet)`);
+  }
+  const { source, agentVersion, labels } = createSource(options.source, options.hostname);
+  const agent = new Agent({
+    serverUrl: options.server,
+    hostname: options.hostname,
+    dataDir: options.dataDir,
+    enrollmentToken: options.token,
+    intervalMs: options.intervalMs,
+    bufferCapacity: options.bufferFrames,
+    source,
+    agentVersion,
+    labels,
+    log,
+  });
+
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      log.warn(`${signal} again: exiting without waiting`);
+      process.exit(1);
+    }
+    stopping = true;
+    log.info(`${signal}: stopping`);
+    // Never hang on the way out: a stuck close must not keep a service manager waiting.
+    setTimeout(() => process.exit(1), 10_000).unref();
+    agent.stop().then(
+      () => process.exit(0),
+      (error) => {
+        log.error(`stopping failed: ${errorMessage(error)}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+
+  log.info(`starting: server ${options.server}, source ${options.source}, every ${options.intervalMs} ms`);
+  await agent.start();
+}
+
+async function main(): Promise<void> {
+  const options = parseCommandLine(process.argv);
+  if (options.once) await printOneFrame(options);
+  else if (options.server) await runAgent({ ...options, server: options.server });
+}
+
+main().catch((error) => {
+  process.stderr.write(`${PROGRAM}: ${errorMessage(error)}\n`);
+  process.exit(1);
+});
