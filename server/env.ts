@@ -25,7 +25,9 @@ const ZEnv = z.object({
 export type Env = z.infer<typeof ZEnv> & { dataDir: string };
 
 export function parseEnv(source: NodeJS.ProcessEnv = process.env): Env {
-  const result = ZEnv.safeParse(source);
+  // An empty variable means "not set" (e.g. `DATABASE_URL= npm start`).
+  const present = Object.fromEntries(Object.entries(source).filter(([, value]) => value !== ''));
+  const result = ZEnv.safeParse(present);
   if (!result.success) {
     const problems = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n');
     throw new Error(`Invalid environment:\n${problems}`);

@@ -38,10 +38,20 @@ export async function startEmbeddedPostgres(dataDir: string, port: number): Prom
   await removeStalePid(databaseDir);
   await server.start();
 
-  const url = `postgresql://switchyard:${encodeURIComponent(password)}@127.0.0.1:${port}/${DATABASE}`;
-  await ensureDatabase(`postgresql://switchyard:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`);
+  const url = urlFor(password, port, DATABASE);
+  await ensureDatabase(urlFor(password, port, 'postgres'));
   log.info(`embedded PostgreSQL listening on 127.0.0.1:${port}`);
   return { url, stop: () => server.stop() };
+}
+
+function urlFor(password: string, port: number, database: string): string {
+  return `postgresql://switchyard:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
+}
+
+/** The URL of the embedded database that a running Switchyard started (for scripts). */
+export async function runningEmbeddedDatabaseUrl(dataDir: string, port: number): Promise<string> {
+  const password = (await fs.readFile(path.join(dataDir, 'postgres-password'), 'utf8')).trim();
+  return urlFor(password, port, DATABASE);
 }
 
 async function ensureDatabase(adminUrl: string): Promise<void> {
