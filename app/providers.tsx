@@ -1,0 +1,47 @@
+'use client';
+
+import { MutationCache, QueryCache, QueryClient, QueryClientProvider } from '@tanstack/react-query';
+import { createTRPCClient, httpBatchLink } from '@trpc/client';
+import { type ReactNode, useState } from 'react';
+import { isUnauthorized, redirectToLogin } from '@/components/auth/redirect';
+import { TRPCProvider } from '@/components/trpc/client';
+import type { AppRouter } from '@/server/trpc/root';
+
+function onError(error: unknown): void {
+  // A missing or expired session anywhere sends the person to the sign-in page.
+  if (isUnauthorized(error)) redirectToLogin();
+}
+
+function makeQueryClient(): QueryClient {
+  return new QueryClient({
+    queryCache: new QueryCache({ onError }),
+    mutationCache: new MutationCache({ onError }),
+    defaultOptions: {
+      queries: {
+        staleTime: 5_000,
+        refetchOnWindowFocus: false,
+        retry: (failureCount, error) => {
+          if (isUnauthorized(error)) return false;
+          const status = (error as { data?: { httpStatus?: number } }).data?.httpStatus;
+          // Client errors (not found, bad input, forbidden) will not change on retry.
+          if (status !== undefined && status >= 400 && status < 500) return false;
+          return failureCount < 2;
+        },
+      },
+    },
+  });
+}
+
+export function Providers({ children }: { children: ReactNode }) {
+  const [queryClient] = useState(makeQueryClient);
+  const [trpcClient] = useState(() =>
+    createTRPCClient<AppRouter>({ links: [httpBatchLink({ url: '/api/trpc' })] }),
+  );
+  return (
+    <QueryClientProvider client={queryClient}>
+      <TRPCProvider trpcClient={trpcClient} queryClient={queryClient}>
+        {children}
+      </TRPCProvider>
+    </QueryClientProvider>
+  );
+}

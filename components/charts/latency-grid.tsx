@@ -1,0 +1,16 @@
+'use client';
+
+import { LatencyChart, type LatencyChartDeployment } from '@/components/charts/latency-chart';
+import { EmptyState } from '@/components/ui/states';
+
+/** One latency chart per deployment, in a responsive grid. */
+export function LatencyGrid({ deployments }: { deployments: readonly LatencyChartDeployment[] }) {
+  if (deployments.length === 0) return <EmptyState>No deployments yet.</EmptyState>;
+  return (
+    <div className="chart-grid">
+      {deployments.map((d) => (
+        <LatencyChart key={d.id} deployment={{ id: d.id, name: d.name, sloP95Ms: d.sloP95Ms }} />
+      ))}
+    </div>
+  );
+}
