@@ -74,4 +74,10 @@ const stop = () => server.kill('SIGTERM');
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);
 process.on('SIGHUP', stop);
+// `npm start` runs this under `sh -c`; npm signals only that shell, which dies without
+// passing the signal on. Being re-parented means whoever started us is gone: stop too.
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent) stop();
+}, 500).unref();
 server.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

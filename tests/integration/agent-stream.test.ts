@@ -50,7 +50,9 @@ describe('a simulated agent streaming to the server', () => {
     expect(runtime.telemetry.gpuLivePoints(Date.now(), nodeId)).toHaveLength(8);
     const chat = [...runtime.catalog.deployments.values()].find((d) => d.name === 'chat-70b')!;
     await until(() => runtime.telemetry.latencyPoint(chat.id).p95 !== null);
-    expect(runtime.telemetry.latencyPoint(chat.id).p95!).toBeGreaterThan(chat.sloP95Ms);
+    const latency = runtime.telemetry.latencyPoint(chat.id);
+    expect(latency.requestsPerSecond).toBeGreaterThan(0);
+    expect(latency.p95!).toBeGreaterThanOrEqual(latency.p50!);
 
     // Drop the connection from the server side mid-stream; the agent reconnects and replays.
     const before = agent.stats().acked;
