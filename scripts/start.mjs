@@ -70,7 +70,12 @@ const server = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
   detached: true,
   env: { NEXT_TELEMETRY_DISABLED: '1', ...process.env },
 });
-const stop = () => server.kill('SIGTERM');
+let stopping = false;
+const stop = () => {
+  if (stopping) return; // one SIGTERM: a second one tells the server to skip its cleanup
+  stopping = true;
+  server.kill('SIGTERM');
+};
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);
 process.on('SIGHUP', stop);
