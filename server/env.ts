@@ -19,6 +19,9 @@ const ZEnv = z.object({
     .default(24 * 7),
   /** Set to `true` behind HTTPS so the session cookie is marked Secure. */
   SWITCHYARD_SECURE_COOKIES: z.enum(['true', 'false']).default('false'),
+  /** How long 10 s rollups are kept (hours) and 1 min rollups (days). */
+  SWITCHYARD_RETENTION_10S_HOURS: z.coerce.number().positive().default(48),
+  SWITCHYARD_RETENTION_1M_DAYS: z.coerce.number().positive().default(30),
   SWITCHYARD_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });
 

@@ -2,6 +2,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
+import pg from 'pg';
 import { Server as SocketServer } from 'socket.io';
 import { MAX_FRAME_BYTES } from '../lib/protocol/agent';
 import { ensureFirstAdmin } from './auth/bootstrap';
@@ -12,6 +13,7 @@ import { migrate } from './db/migrate';
 import { type Env, parseEnv } from './env';
 import { sendJson } from './http/json';
 import { handleEnroll, handleHealth } from './http/routes';
+import { startJobScheduler } from './jobs/scheduler';
 import { logger, setLogLevel } from './log';
 import { attachAgentGateway } from './realtime/agent-gateway';
 import { attachLiveGateway, BROADCAST_INTERVAL_MS } from './realtime/live-gateway';
@@ -20,9 +22,11 @@ import { startFleetSimulator } from './services/demo/fleet-simulator';
 import { seedDemoFleet } from './services/demo/seed';
 import { FleetCatalog } from './services/fleet/catalog';
 import { LiveTelemetry } from './services/telemetry/live-telemetry';
+import { MinuteRollups } from './services/telemetry/minute-rollups';
 import { NodeHealthMonitor } from './services/telemetry/node-health';
 import { RollupWriter } from './services/telemetry/rollup-writer';
 import { SequenceTracker } from './services/telemetry/sequence-tracker';
+import { TelemetryIngest } from './services/telemetry/telemetry-ingest';
 import { contextFactory } from './trpc/context';
 import { appRouter } from './trpc/root';
 
@@ -54,26 +58,37 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const demo = env.SWITCHYARD_DEMO === 'on';
   if (demo) await seedDemoFleet(db);
 
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
+  pool.on('error', (error) => log.error('idle database connection failed', error));
   const catalog = new FleetCatalog(db);
   await catalog.refresh();
   const sequences = new SequenceTracker();
-  await sequences.load(db);
+  await sequences.load(pool);
   const telemetry = new LiveTelemetry(catalog);
-  const rollups = new RollupWriter(db);
+  const minuteRollups = new MinuteRollups(pool);
+  const rollups = new RollupWriter(pool, (bucketStarts) => minuteRollups.markWritten(bucketStarts));
 
   const httpServer = http.createServer();
   const io = new SocketServer(httpServer, { maxHttpBufferSize: MAX_FRAME_BYTES, serveClient: false });
-  let liveBroadcast: (() => void) | null = null;
-  const health = new NodeHealthMonitor(db, catalog, sequences, (change) => {
+  const health = new NodeHealthMonitor(db, catalog, (change) => {
     io.of('/live').to('fleet').to(`node:${change.nodeId}`).emit('node:status', change);
   });
+  const ingest = new TelemetryIngest(pool, sequences, telemetry, rollups, (nodeIds) => {
+    // Their agents reconnect, learn what is stored, and resend the rest.
+    for (const nodeId of nodeIds) io.of('/agent').in(`node:${nodeId}`).disconnectSockets(true);
+  });
+  await ingest.recover();
+  minuteRollups.markRecent();
   const runtime: Runtime = {
     env,
     databaseUrl,
     db,
+    pool,
     catalog,
     telemetry,
+    ingest,
     rollups,
+    minuteRollups,
     sequences,
     health,
     io,
@@ -81,7 +96,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   };
 
   const agents = attachAgentGateway(io, runtime);
-  liveBroadcast = attachLiveGateway(io, runtime).broadcast;
+  const liveBroadcast = attachLiveGateway(io, runtime).broadcast;
 
   const trpcHandler = createHTTPHandler({
     router: appRouter,
@@ -136,9 +151,9 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   }
 
   const timers = [
-    setInterval(() => liveBroadcast?.(), BROADCAST_INTERVAL_MS),
-    setInterval(() => void health.sweep().catch((e) => log.error('health sweep failed', e)), 2_000),
-    setInterval(() => void rollups.flush(), 5_000),
+    setInterval(liveBroadcast, BROADCAST_INTERVAL_MS),
+    setInterval(() => void health.sweep().catch((e) => log.error('health sweep failed', e)), 1_000),
+    setInterval(() => void rollups.flush(), 2_000),
     setInterval(() => void catalog.refresh().catch((e) => log.error('catalog refresh failed', e)), 10_000),
   ];
 
@@ -146,6 +161,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     httpServer.once('error', reject);
     httpServer.listen(env.PORT, env.HOST, () => resolve());
   });
+  const stopJobs = startJobScheduler(runtime);
   const address = httpServer.address();
   const port = typeof address === 'object' && address ? address.port : env.PORT;
   const url = `http://127.0.0.1:${port}`;
@@ -161,12 +177,17 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     closing ??= (async () => {
       log.info('shutting down');
       for (const timer of timers) clearInterval(timer);
+      await stopJobs();
       agents.emit('shutdown', { reason: 'server shutting down' });
       await stopSimulator?.();
       io.disconnectSockets(true);
       await new Promise<void>((resolve) => io.close(() => resolve()));
+      // Everything acknowledged is in the journal; fold it into rollups before leaving.
+      await ingest.settled();
       await rollups.flush({ all: true });
-      await health.persist();
+      await minuteRollups.run();
+      await health.persist(true);
+      await pool.end();
       httpServer.closeAllConnections();
       await closeDb(databaseUrl);
       await embedded?.stop();

@@ -50,7 +50,6 @@ export async function handleEnroll(
     }
     const enrolled = await enrollNode(runtime.db, parsed.data);
     await runtime.catalog.refresh();
-    await runtime.sequences.load(runtime.db);
     log.info(`enrolled ${parsed.data.hostname} into ${enrolled.clusterName}`);
     sendJson(res, 201, enrolled);
   } catch (error) {

@@ -67,12 +67,10 @@ export function attachAgentGateway(io: Server, runtime: Runtime): AgentNamespace
 
     socket.on('telemetry', (payload, ack) => {
       const reply = typeof ack === 'function' ? ack : () => {};
-      try {
-        reply(handleTelemetry(runtime, socket, payload));
-      } catch (error) {
+      handleTelemetry(runtime, socket, payload).then(reply, (error) => {
         log.error(`telemetry from ${node.hostname} failed`, error);
         reply({ ok: false, error: { code: 'INTERNAL', message: 'internal error; retry later' } });
-      }
+      });
     });
 
     socket.on('disconnect', (reason) => log.debug(`agent for ${node.hostname} disconnected: ${reason}`));
@@ -119,16 +117,23 @@ async function handleInventory(
     return { ok: false, error: { code: 'INTERNAL', message: 'internal error; retry later' } };
   }
   runtime.health.markSeen(node.id);
+  // Frames of an earlier connection may still be on their way to the journal: the agent
+  // must learn what is durable, so it keeps (and resends) everything else.
+  await runtime.ingest.settled();
   socket.data.ready = true;
   return {
     ok: true,
     nodeId: node.id,
-    lastSeq: runtime.sequences.lastSeq(node.id),
+    lastSeq: runtime.sequences.lastCommitted(node.id),
     assignments: assignmentsFor(runtime.catalog, node.id),
   };
 }
 
-function handleTelemetry(runtime: Runtime, socket: AgentSocket, payload: unknown): TelemetryAck {
+async function handleTelemetry(
+  runtime: Runtime,
+  socket: AgentSocket,
+  payload: unknown,
+): Promise<TelemetryAck> {
   const { node, ready } = socket.data;
   if (!ready) return refuse({ code: 'NOT_READY', message: 'send inventory before telemetry' });
   const parsed = ZTelemetryFrame.safeParse(payload);
@@ -159,11 +164,8 @@ function handleTelemetry(runtime: Runtime, socket: AgentSocket, payload: unknown
     }
   }
 
-  if (!runtime.sequences.accept(node.id, frame.seq)) return { ok: true, seq: frame.seq, duplicate: true };
-  runtime.telemetry.ingest(node.id, frame, gpuIds);
-  runtime.rollups.add(frame, gpuIds);
   runtime.health.markSeen(node.id);
-  return { ok: true, seq: frame.seq, duplicate: false };
+  return runtime.ingest.submit(node.id, frame, gpuIds);
 }
 
 function refuse(error: ProtocolError): TelemetryAck {

@@ -62,16 +62,22 @@ describe('a simulated agent streaming to the server', () => {
     const { seq, buffered, dropped } = agent.stats();
     expect(buffered).toBe(0);
     expect(dropped).toBe(0);
-    expect(runtime.sequences.lastSeq(nodeId)).toBe(seq);
+    expect(runtime.sequences.lastCommitted(nodeId)).toBe(seq);
 
     // Each GPU's stored rollups hold exactly one sample per frame: no gap, no double count.
+    await runtime.ingest.settled();
     await runtime.rollups.flush({ all: true });
+    await runtime.minuteRollups.run();
+    // Folded into rollups, the journal is empty, and the node's last sequence is stored.
+    expect(await server.database.db.telemetryJournal.count()).toBe(0);
+    const stored = await server.database.db.node.findUniqueOrThrow({ where: { id: nodeId } });
+    expect(Number(stored.lastSeq)).toBe(seq);
     const gpu = await server.database.db.gpu.findUniqueOrThrow({ where: { uuid: node.gpuUuids[0]! } });
-    const stored = await server.database.db.gpuRollup.aggregate({
+    const tenSecond = await server.database.db.gpuRollup.aggregate({
       where: { gpuId: gpu.id, resolutionS: 10 },
       _sum: { samples: true },
     });
-    expect(stored._sum.samples).toBe(seq);
+    expect(tenSecond._sum.samples).toBe(seq);
     const perMinute = await server.database.db.gpuRollup.aggregate({
       where: { gpuId: gpu.id, resolutionS: 60 },
       _sum: { samples: true },

@@ -3,89 +3,103 @@ import type { Db } from '../../db/client';
 import type { NodeStatus } from '../../generated/prisma/client';
 import { logger } from '../../log';
 import type { FleetCatalog } from '../fleet/catalog';
-import type { SequenceTracker } from './sequence-tracker';
 
 const log = logger('node-health');
 
 /** Silence after which a node is degraded, then offline. */
 export const DEGRADED_AFTER_MS = 5_000;
 export const OFFLINE_AFTER_MS = 30_000;
+/** A node back from silence is online again only after this long of steady heartbeats. */
+export const RECOVER_AFTER_MS = 3_000;
+/** Heartbeats further apart than this do not count as steady. */
+const STEADY_GAP_MS = 2_500;
 
 /**
- * Derives node liveness from heartbeats (any accepted message) and writes status,
- * last heartbeat and last sequence back to Postgres in one batch per sweep.
+ * Node liveness from heartbeats (any accepted message), with hysteresis: silence makes a
+ * node degraded, then offline; it returns to online only after steady heartbeats, so a
+ * single late frame does not flip it back and forth. Status and last heartbeat are written
+ * to Postgres in one batch per sweep.
  */
 export class NodeHealthMonitor {
   private lastSeen = new Map<string, number>();
+  private recoveringSince = new Map<string, number>();
+  private pendingStatus = new Map<string, NodeStatus>();
 
   constructor(
     private readonly db: Db,
     private readonly catalog: FleetCatalog,
-    private readonly sequences: SequenceTracker,
     private readonly onChange: (change: NodeStatusChange) => void,
   ) {}
 
   markSeen(nodeId: string, at = Date.now()): void {
+    const previous = this.lastSeen.get(nodeId);
     this.lastSeen.set(nodeId, at);
-    const node = this.catalog.nodes.get(nodeId);
-    if (node && node.status !== 'online') this.setStatus(nodeId, 'online', at);
+    if (this.catalog.nodes.get(nodeId)?.status === 'online') return;
+    if (previous === undefined || at - previous > STEADY_GAP_MS || !this.recoveringSince.has(nodeId)) {
+      this.recoveringSince.set(nodeId, at);
+    }
   }
 
-  /** Called every couple of seconds. */
+  /** Called every second. */
   async sweep(now = Date.now()): Promise<void> {
     for (const node of this.catalog.nodes.values()) {
-      const seen = this.lastSeen.get(node.id);
-      const silentFor = seen === undefined ? Number.POSITIVE_INFINITY : now - seen;
-      const status: NodeStatus =
-        silentFor >= OFFLINE_AFTER_MS ? 'offline' : silentFor >= DEGRADED_AFTER_MS ? 'degraded' : 'online';
-      if (status !== node.status && !(seen === undefined && node.status === 'offline')) {
-        this.setStatus(node.id, status, now);
-      }
+      const next = this.nextStatus(node.id, node.status, now);
+      if (next !== node.status) this.setStatus(node.id, next, now);
     }
     await this.persist();
   }
 
-  private pendingStatus = new Map<string, NodeStatus>();
+  private nextStatus(nodeId: string, current: NodeStatus, now: number): NodeStatus {
+    const seen = this.lastSeen.get(nodeId);
+    if (seen === undefined) return current; // not heard from since this process started
+    const silentFor = now - seen;
+    if (current === 'online') return silentFor >= DEGRADED_AFTER_MS ? 'degraded' : 'online';
+    const since = this.recoveringSince.get(nodeId);
+    if (since !== undefined && silentFor < STEADY_GAP_MS && seen - since >= RECOVER_AFTER_MS) return 'online';
+    if (silentFor >= OFFLINE_AFTER_MS) return 'offline';
+    return current === 'offline' ? 'offline' : 'degraded';
+  }
 
   private setStatus(nodeId: string, status: NodeStatus, at: number): void {
     const node = this.catalog.nodes.get(nodeId);
     if (!node) return;
-    if (node.status !== status) log.info(`${node.hostname}: ${node.status} → ${status}`);
+    log.info(`${node.hostname}: ${node.status} → ${status}`);
     node.status = status;
+    if (status === 'online') this.recoveringSince.delete(nodeId);
     this.pendingStatus.set(nodeId, status);
     this.onChange({ nodeId, status, at });
   }
 
-  async persist(): Promise<void> {
-    const sequences = this.sequences.takeDirty();
+  private heartbeatsWrittenAt = 0;
+
+  /** Writes status changes at once and last-heartbeat times every 10 s (or when `all`). */
+  async persist(all = false): Promise<void> {
+    const now = Date.now();
+    const withHeartbeats = all || now - this.heartbeatsWrittenAt >= 10_000;
     const statuses = this.pendingStatus;
     this.pendingStatus = new Map();
-    const ids = new Set([...sequences.keys(), ...statuses.keys()]);
-    if (ids.size === 0) return;
-    const rows = [...ids].map((id) => ({
-      id,
-      seq: sequences.get(id) ?? this.sequences.lastSeq(id),
-      status: statuses.get(id) ?? this.catalog.nodes.get(id)?.status ?? 'offline',
-      seen: this.lastSeen.get(id) ?? null,
-    }));
+    const ids = withHeartbeats ? [...this.lastSeen.keys()] : [...statuses.keys()];
+    if (ids.length === 0) return;
+    if (withHeartbeats) this.heartbeatsWrittenAt = now;
     try {
       await this.db.$executeRawUnsafe(
         `UPDATE "Node" AS n SET
-           "lastSeq" = GREATEST(n."lastSeq", u.seq),
-           "status" = u.status::"NodeStatus",
-           "lastHeartbeatAt" = COALESCE(u.seen, n."lastHeartbeatAt"),
+           "status" = COALESCE(u.status::"NodeStatus", n."status"),
+           "lastHeartbeatAt" = COALESCE(GREATEST(n."lastHeartbeatAt", u.seen), n."lastHeartbeatAt"),
            "updatedAt" = now()
-         FROM unnest($1::text[], $2::bigint[], $3::text[], $4::timestamp(3)[]) AS u(id, seq, status, seen)
+         FROM unnest($1::text[], $2::text[], $3::timestamp(3)[]) AS u(id, status, seen)
          WHERE n.id = u.id`,
-        rows.map((r) => r.id),
-        rows.map((r) => r.seq),
-        rows.map((r) => r.status),
-        rows.map((r) => (r.seen === null ? null : new Date(r.seen))),
+        ids,
+        ids.map((id) => statuses.get(id) ?? null),
+        ids.map((id) => {
+          const seen = this.lastSeen.get(id);
+          return seen === undefined ? null : new Date(seen);
+        }),
       );
     } catch (error) {
       log.error('persisting node heartbeats failed; will retry', error);
-      for (const r of rows) if (statuses.has(r.id)) this.pendingStatus.set(r.id, r.status);
-      this.sequences.markDirty(sequences.keys());
+      for (const [id, status] of statuses)
+        if (!this.pendingStatus.has(id)) this.pendingStatus.set(id, status);
     }
   }
 }

@@ -1,18 +1,22 @@
+import type pg from 'pg';
 import { LatencyDistribution } from '../../../lib/latency-histogram';
 import type { TelemetryFrame } from '../../../lib/protocol/agent';
-import type { Db } from '../../db/client';
 import { logger } from '../../log';
 
 const log = logger('rollups');
 
-/** Resolutions Postgres keeps (seconds). Raw 1 s samples stay in memory only. */
-export const ROLLUP_RESOLUTIONS = [10, 60] as const;
-/** A bucket is written this long after it closes, so late frames still land in it. */
+/** The resolution frames are folded into; coarser ones are built from it (minute-rollups.ts). */
+export const BASE_RESOLUTION_S = 10;
+const BUCKET_MS = BASE_RESOLUTION_S * 1000;
+/** A bucket is written this long after it closes, so frames a little late still land in it. */
 const FLUSH_GRACE_MS = 3_000;
+
+export function bucketStartOf(sampledAt: number): number {
+  return Math.floor(sampledAt / BUCKET_MS) * BUCKET_MS;
+}
 
 type GpuBucket = {
   gpuId: string;
-  resolutionS: number;
   bucketStart: number;
   samples: number;
   utilMin: number;
@@ -31,7 +35,6 @@ type GpuBucket = {
 
 type DeploymentBucket = {
   deploymentId: string;
-  resolutionS: number;
   bucketStart: number;
   requests: number;
   errors: number;
@@ -41,106 +44,129 @@ type DeploymentBucket = {
   latency: LatencyDistribution;
 };
 
+/** Journal rows (and the highest sequence per node) whose data a bucket holds. */
+type Provenance = { journalIds: string[]; lastSeqByNode: Map<string, number> };
+
 /**
- * Folds telemetry frames into 10 s and 1 min buckets and writes closed buckets in
- * batches. A bucket written earlier and reopened by a late (replayed) frame is merged in
- * the database, never overwritten.
+ * Folds journaled telemetry frames into 10 s buckets and writes closed buckets in one
+ * transaction that also deletes the journal rows they came from and records the nodes'
+ * last sequence: a crash before the commit leaves the journal to replay, a crash after
+ * leaves nothing to replay. A bucket reopened by a late frame is merged, never overwritten.
  */
 export class RollupWriter {
   private gpuBuckets = new Map<string, GpuBucket>();
   private deploymentBuckets = new Map<string, DeploymentBucket>();
+  private provenance = new Map<number, Provenance>();
   private flushing: Promise<void> = Promise.resolve();
   rowsWritten = 0;
 
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly pool: pg.Pool,
+    /** Told which 10 s buckets were written, so coarser rollups can be rebuilt for them. */
+    private readonly onWritten: (bucketStarts: number[]) => void = () => {},
+  ) {}
 
-  add(frame: TelemetryFrame, gpuIds: string[]): void {
-    for (const resolutionS of ROLLUP_RESOLUTIONS) {
-      const bucketStart = Math.floor(frame.sampledAt / (resolutionS * 1000)) * resolutionS * 1000;
-      frame.gpus.forEach((gpu, i) => {
-        const gpuId = gpuIds[i]!;
-        const key = `${gpuId}|${resolutionS}|${bucketStart}`;
-        let b = this.gpuBuckets.get(key);
-        if (!b) {
-          b = {
-            gpuId,
-            resolutionS,
-            bucketStart,
-            samples: 0,
-            utilMin: Number.POSITIVE_INFINITY,
-            utilSum: 0,
-            utilMax: 0,
-            memSum: 0,
-            memMax: 0,
-            powerSum: 0,
-            powerMax: 0,
-            tempSum: 0,
-            tempMax: Number.NEGATIVE_INFINITY,
-            clockSum: 0,
-            xid: 0,
-            ecc: 0,
-          };
-          this.gpuBuckets.set(key, b);
-        }
-        b.samples += 1;
-        b.utilMin = Math.min(b.utilMin, gpu.utilizationPct);
-        b.utilSum += gpu.utilizationPct;
-        b.utilMax = Math.max(b.utilMax, gpu.utilizationPct);
-        b.memSum += gpu.memoryUsedMiB;
-        b.memMax = Math.max(b.memMax, gpu.memoryUsedMiB);
-        b.powerSum += gpu.powerW ?? 0;
-        b.powerMax = Math.max(b.powerMax, gpu.powerW ?? 0);
-        b.tempSum += gpu.temperatureC ?? 0;
-        b.tempMax = Math.max(b.tempMax, gpu.temperatureC ?? 0);
-        b.clockSum += gpu.smClockMHz ?? 0;
-        b.xid += gpu.xidErrors;
-        b.ecc += gpu.eccErrors;
-      });
-      for (const sample of frame.deployments) {
-        const key = `${sample.deploymentId}|${resolutionS}|${bucketStart}`;
-        let b = this.deploymentBuckets.get(key);
-        if (!b) {
-          b = {
-            deploymentId: sample.deploymentId,
-            resolutionS,
-            bucketStart,
-            requests: 0,
-            errors: 0,
-            queueSum: 0,
-            queueMax: 0,
-            queueSamples: 0,
-            latency: new LatencyDistribution(),
-          };
-          this.deploymentBuckets.set(key, b);
-        }
-        b.requests += sample.requests;
-        b.errors += sample.errors;
-        b.queueSum += sample.queueDepth;
-        b.queueMax = Math.max(b.queueMax, sample.queueDepth);
-        b.queueSamples += 1;
-        b.latency.addWire(sample.latencyMs);
-      }
+  /** Adds a journaled frame (`journalId`) of `nodeId`, whose GPUs resolved to `gpuIds`. */
+  add(nodeId: string, journalId: string, frame: TelemetryFrame, gpuIds: string[]): void {
+    const bucketStart = bucketStartOf(frame.sampledAt);
+    let origin = this.provenance.get(bucketStart);
+    if (!origin) {
+      origin = { journalIds: [], lastSeqByNode: new Map() };
+      this.provenance.set(bucketStart, origin);
     }
+    origin.journalIds.push(journalId);
+    origin.lastSeqByNode.set(nodeId, Math.max(origin.lastSeqByNode.get(nodeId) ?? 0, frame.seq));
+
+    frame.gpus.forEach((gpu, i) => {
+      const gpuId = gpuIds[i]!;
+      const key = `${gpuId}|${bucketStart}`;
+      let b = this.gpuBuckets.get(key);
+      if (!b) {
+        b = {
+          gpuId,
+          bucketStart,
+          samples: 0,
+          utilMin: Number.POSITIVE_INFINITY,
+          utilSum: 0,
+          utilMax: 0,
+          memSum: 0,
+          memMax: 0,
+          powerSum: 0,
+          powerMax: 0,
+          tempSum: 0,
+          tempMax: 0,
+          clockSum: 0,
+          xid: 0,
+          ecc: 0,
+        };
+        this.gpuBuckets.set(key, b);
+      }
+      b.samples += 1;
+      b.utilMin = Math.min(b.utilMin, gpu.utilizationPct);
+      b.utilSum += gpu.utilizationPct;
+      b.utilMax = Math.max(b.utilMax, gpu.utilizationPct);
+      b.memSum += gpu.memoryUsedMiB;
+      b.memMax = Math.max(b.memMax, gpu.memoryUsedMiB);
+      b.powerSum += gpu.powerW ?? 0;
+      b.powerMax = Math.max(b.powerMax, gpu.powerW ?? 0);
+      b.tempSum += gpu.temperatureC ?? 0;
+      b.tempMax = Math.max(b.tempMax, gpu.temperatureC ?? 0);
+      b.clockSum += gpu.smClockMHz ?? 0;
+      b.xid += gpu.xidErrors;
+      b.ecc += gpu.eccErrors;
+    });
+    for (const sample of frame.deployments) {
+      const key = `${sample.deploymentId}|${bucketStart}`;
+      let b = this.deploymentBuckets.get(key);
+      if (!b) {
+        b = {
+          deploymentId: sample.deploymentId,
+          bucketStart,
+          requests: 0,
+          errors: 0,
+          queueSum: 0,
+          queueMax: 0,
+          queueSamples: 0,
+          latency: new LatencyDistribution(),
+        };
+        this.deploymentBuckets.set(key, b);
+      }
+      b.requests += sample.requests;
+      b.errors += sample.errors;
+      b.queueSum += sample.queueDepth;
+      b.queueMax = Math.max(b.queueMax, sample.queueDepth);
+      b.queueSamples += 1;
+      b.latency.addWire(sample.latencyMs);
+    }
+  }
+
+  /** Buckets waiting to be written (for /metrics and tests). */
+  get pendingBuckets(): number {
+    return this.provenance.size;
   }
 
   /** Writes every bucket that closed more than the grace period ago (or all, on shutdown). */
   flush(options: { all?: boolean; now?: number } = {}): Promise<void> {
     const run = async () => {
       const now = options.now ?? Date.now();
-      const due = (b: { resolutionS: number; bucketStart: number }) =>
-        options.all || b.bucketStart + b.resolutionS * 1000 + FLUSH_GRACE_MS <= now;
-      const gpuRows = takeWhere(this.gpuBuckets, due);
-      const deploymentRows = takeWhere(this.deploymentBuckets, due);
+      const due = [...this.provenance.keys()].filter(
+        (start) => options.all || start + BUCKET_MS + FLUSH_GRACE_MS <= now,
+      );
+      if (due.length === 0) return;
+      const dueSet = new Set(due);
+      const gpuRows = takeWhere(this.gpuBuckets, (b) => dueSet.has(b.bucketStart));
+      const deploymentRows = takeWhere(this.deploymentBuckets, (b) => dueSet.has(b.bucketStart));
+      const origins = due.map((start) => this.provenance.get(start)!);
+      for (const start of due) this.provenance.delete(start);
       try {
-        if (gpuRows.length > 0) await this.writeGpuRollups(gpuRows);
-        if (deploymentRows.length > 0) await this.writeDeploymentRollups(deploymentRows);
+        await this.write(gpuRows, deploymentRows, origins);
         this.rowsWritten += gpuRows.length + deploymentRows.length;
+        this.onWritten(due);
       } catch (error) {
-        // Put the rows back so the next flush retries them; nothing is dropped.
-        for (const b of gpuRows) this.gpuBuckets.set(`${b.gpuId}|${b.resolutionS}|${b.bucketStart}`, b);
-        for (const b of deploymentRows) {
-          this.deploymentBuckets.set(`${b.deploymentId}|${b.resolutionS}|${b.bucketStart}`, b);
-        }
+        // Put everything back: the next flush retries, and the journal still holds the frames.
+        for (const b of gpuRows) this.restoreGpu(b);
+        for (const b of deploymentRows) this.restoreDeployment(b);
+        due.forEach((start, i) => this.restoreProvenance(start, origins[i]!));
         log.error('writing rollups failed; will retry', error);
       }
     };
@@ -148,34 +174,107 @@ export class RollupWriter {
     return this.flushing;
   }
 
-  private async writeGpuRollups(rows: GpuBucket[]): Promise<void> {
-    await this.db.$executeRawUnsafe(
-      `INSERT INTO "GpuRollup" ("gpuId","resolutionS","bucketStart","samples","utilMin","utilMean","utilMax",
-         "memUsedMean","memUsedMax","powerMean","powerMax","tempMean","tempMax","smClockMean","xidErrors","eccErrors")
-       SELECT * FROM unnest($1::text[], $2::int[], $3::timestamp(3)[], $4::int[], $5::float8[], $6::float8[],
-         $7::float8[], $8::float8[], $9::float8[], $10::float8[], $11::float8[], $12::float8[], $13::float8[],
-         $14::float8[], $15::int[], $16::int[])
-       ON CONFLICT ("gpuId","resolutionS","bucketStart") DO UPDATE SET
-         "samples" = "GpuRollup"."samples" + EXCLUDED."samples",
-         "utilMin" = LEAST("GpuRollup"."utilMin", EXCLUDED."utilMin"),
-         "utilMax" = GREATEST("GpuRollup"."utilMax", EXCLUDED."utilMax"),
-         "utilMean" = ("GpuRollup"."utilMean" * "GpuRollup"."samples" + EXCLUDED."utilMean" * EXCLUDED."samples")
-                      / ("GpuRollup"."samples" + EXCLUDED."samples"),
-         "memUsedMean" = ("GpuRollup"."memUsedMean" * "GpuRollup"."samples" + EXCLUDED."memUsedMean" * EXCLUDED."samples")
-                      / ("GpuRollup"."samples" + EXCLUDED."samples"),
-         "memUsedMax" = GREATEST("GpuRollup"."memUsedMax", EXCLUDED."memUsedMax"),
-         "powerMean" = ("GpuRollup"."powerMean" * "GpuRollup"."samples" + EXCLUDED."powerMean" * EXCLUDED."samples")
-                      / ("GpuRollup"."samples" + EXCLUDED."samples"),
-         "powerMax" = GREATEST("GpuRollup"."powerMax", EXCLUDED."powerMax"),
-         "tempMean" = ("GpuRollup"."tempMean" * "GpuRollup"."samples" + EXCLUDED."tempMean" * EXCLUDED."samples")
-                      / ("GpuRollup"."samples" + EXCLUDED."samples"),
-         "tempMax" = GREATEST("GpuRollup"."tempMax", EXCLUDED."tempMax"),
-         "smClockMean" = ("GpuRollup"."smClockMean" * "GpuRollup"."samples" + EXCLUDED."smClockMean" * EXCLUDED."samples")
-                      / ("GpuRollup"."samples" + EXCLUDED."samples"),
-         "xidErrors" = "GpuRollup"."xidErrors" + EXCLUDED."xidErrors",
-         "eccErrors" = "GpuRollup"."eccErrors" + EXCLUDED."eccErrors"`,
+  private async write(gpuRows: GpuBucket[], deploymentRows: DeploymentBucket[], origins: Provenance[]) {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      if (gpuRows.length > 0) await writeGpuRollups(client, gpuRows);
+      if (deploymentRows.length > 0) await writeDeploymentRollups(client, deploymentRows);
+      const journalIds = origins.flatMap((o) => o.journalIds);
+      await client.query('DELETE FROM "TelemetryJournal" WHERE id = ANY($1::bigint[])', [journalIds]);
+      const lastSeq = new Map<string, number>();
+      for (const o of origins)
+        for (const [node, seq] of o.lastSeqByNode) lastSeq.set(node, Math.max(lastSeq.get(node) ?? 0, seq));
+      await client.query(
+        `UPDATE "Node" AS n SET "lastSeq" = GREATEST(n."lastSeq", u.seq)
+         FROM unnest($1::text[], $2::bigint[]) AS u(id, seq) WHERE n.id = u.id`,
+        [[...lastSeq.keys()], [...lastSeq.values()]],
+      );
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  private restoreGpu(b: GpuBucket): void {
+    const key = `${b.gpuId}|${b.bucketStart}`;
+    const newer = this.gpuBuckets.get(key);
+    if (!newer) {
+      this.gpuBuckets.set(key, b);
+      return;
+    }
+    newer.samples += b.samples;
+    newer.utilMin = Math.min(newer.utilMin, b.utilMin);
+    newer.utilSum += b.utilSum;
+    newer.utilMax = Math.max(newer.utilMax, b.utilMax);
+    newer.memSum += b.memSum;
+    newer.memMax = Math.max(newer.memMax, b.memMax);
+    newer.powerSum += b.powerSum;
+    newer.powerMax = Math.max(newer.powerMax, b.powerMax);
+    newer.tempSum += b.tempSum;
+    newer.tempMax = Math.max(newer.tempMax, b.tempMax);
+    newer.clockSum += b.clockSum;
+    newer.xid += b.xid;
+    newer.ecc += b.ecc;
+  }
+
+  private restoreDeployment(b: DeploymentBucket): void {
+    const key = `${b.deploymentId}|${b.bucketStart}`;
+    const newer = this.deploymentBuckets.get(key);
+    if (!newer) {
+      this.deploymentBuckets.set(key, b);
+      return;
+    }
+    newer.requests += b.requests;
+    newer.errors += b.errors;
+    newer.queueSum += b.queueSum;
+    newer.queueMax = Math.max(newer.queueMax, b.queueMax);
+    newer.queueSamples += b.queueSamples;
+    newer.latency.merge(b.latency);
+  }
+
+  private restoreProvenance(start: number, origin: Provenance): void {
+    const newer = this.provenance.get(start);
+    if (!newer) {
+      this.provenance.set(start, origin);
+      return;
+    }
+    newer.journalIds.push(...origin.journalIds);
+    for (const [node, seq] of origin.lastSeqByNode) {
+      newer.lastSeqByNode.set(node, Math.max(newer.lastSeqByNode.get(node) ?? 0, seq));
+    }
+  }
+}
+
+async function writeGpuRollups(client: pg.PoolClient, rows: GpuBucket[]): Promise<void> {
+  const mean = (field: string) =>
+    `("GpuRollup"."${field}" * "GpuRollup"."samples" + EXCLUDED."${field}" * EXCLUDED."samples") / ("GpuRollup"."samples" + EXCLUDED."samples")`;
+  await client.query(
+    `INSERT INTO "GpuRollup" ("gpuId","resolutionS","bucketStart","samples","utilMin","utilMean","utilMax",
+       "memUsedMean","memUsedMax","powerMean","powerMax","tempMean","tempMax","smClockMean","xidErrors","eccErrors")
+     SELECT u.*  FROM unnest($1::text[], $2::int[], $3::timestamp(3)[], $4::int[], $5::float8[], $6::float8[],
+       $7::float8[], $8::float8[], $9::float8[], $10::float8[], $11::float8[], $12::float8[], $13::float8[],
+       $14::float8[], $15::int[], $16::int[]) AS u
+     ON CONFLICT ("gpuId","resolutionS","bucketStart") DO UPDATE SET
+       "utilMin" = LEAST("GpuRollup"."utilMin", EXCLUDED."utilMin"),
+       "utilMax" = GREATEST("GpuRollup"."utilMax", EXCLUDED."utilMax"),
+       "utilMean" = ${mean('utilMean')},
+       "memUsedMean" = ${mean('memUsedMean')},
+       "memUsedMax" = GREATEST("GpuRollup"."memUsedMax", EXCLUDED."memUsedMax"),
+       "powerMean" = ${mean('powerMean')},
+       "powerMax" = GREATEST("GpuRollup"."powerMax", EXCLUDED."powerMax"),
+       "tempMean" = ${mean('tempMean')},
+       "tempMax" = GREATEST("GpuRollup"."tempMax", EXCLUDED."tempMax"),
+       "smClockMean" = ${mean('smClockMean')},
+       "xidErrors" = "GpuRollup"."xidErrors" + EXCLUDED."xidErrors",
+       "eccErrors" = "GpuRollup"."eccErrors" + EXCLUDED."eccErrors",
+       "samples" = "GpuRollup"."samples" + EXCLUDED."samples"`,
+    [
       rows.map((r) => r.gpuId),
-      rows.map((r) => r.resolutionS),
+      rows.map(() => BASE_RESOLUTION_S),
       rows.map((r) => new Date(r.bucketStart)),
       rows.map((r) => r.samples),
       rows.map((r) => r.utilMin),
@@ -190,67 +289,61 @@ export class RollupWriter {
       rows.map((r) => r.clockSum / r.samples),
       rows.map((r) => r.xid),
       rows.map((r) => r.ecc),
-    );
-  }
+    ],
+  );
+}
 
-  /** Sketches cannot be merged in SQL: merge a reopened bucket with the stored one in a transaction. */
-  private async writeDeploymentRollups(rows: DeploymentBucket[]): Promise<void> {
-    await this.db.$transaction(async (tx) => {
-      const existing = await tx.deploymentRollup.findMany({
-        where: {
-          OR: rows.map((r) => ({
-            deploymentId: r.deploymentId,
-            resolutionS: r.resolutionS,
-            bucketStart: new Date(r.bucketStart),
-          })),
-        },
-      });
-      const stored = new Map(
-        existing.map((e) => [`${e.deploymentId}|${e.resolutionS}|${e.bucketStart.getTime()}`, e]),
-      );
-      const fresh: DeploymentBucket[] = [];
-      for (const r of rows) {
-        const prior = stored.get(`${r.deploymentId}|${r.resolutionS}|${r.bucketStart}`);
-        if (!prior) {
-          fresh.push(r);
-          continue;
-        }
-        const latency = LatencyDistribution.fromBytes(prior.latencySketch);
-        latency.merge(r.latency);
-        const samples = r.queueSamples + 1; // the stored row's mean counts as one observation
-        await tx.deploymentRollup.update({
-          where: {
-            deploymentId_resolutionS_bucketStart: {
-              deploymentId: r.deploymentId,
-              resolutionS: r.resolutionS,
-              bucketStart: new Date(r.bucketStart),
-            },
-          },
-          data: {
-            requests: prior.requests + r.requests,
-            errors: prior.errors + r.errors,
-            queueDepthMean: (prior.queueDepthMean + r.queueSum) / samples,
-            queueDepthMax: Math.max(prior.queueDepthMax, r.queueMax),
-            latencySketch: Buffer.from(latency.toBytes()),
-          },
-        });
-      }
-      if (fresh.length > 0) {
-        await tx.deploymentRollup.createMany({
-          data: fresh.map((r) => ({
-            deploymentId: r.deploymentId,
-            resolutionS: r.resolutionS,
-            bucketStart: new Date(r.bucketStart),
-            requests: r.requests,
-            errors: r.errors,
-            queueDepthMean: r.queueSamples > 0 ? r.queueSum / r.queueSamples : 0,
-            queueDepthMax: r.queueMax,
-            latencySketch: Buffer.from(r.latency.toBytes()),
-          })),
-        });
-      }
-    });
-  }
+/** Sketches cannot be merged in SQL: a reopened bucket is read, merged here and written back. */
+async function writeDeploymentRollups(client: pg.PoolClient, rows: DeploymentBucket[]): Promise<void> {
+  const existing = await client.query<{
+    deploymentId: string;
+    bucketStart: Date;
+    requests: number;
+    errors: number;
+    queueDepthMean: number;
+    queueDepthMax: number;
+    latencySketch: Buffer;
+  }>(
+    `SELECT r.* FROM "DeploymentRollup" r
+     JOIN unnest($1::text[], $2::timestamp(3)[]) AS k(id, start) ON r."deploymentId" = k.id AND r."bucketStart" = k.start
+     WHERE r."resolutionS" = $3 FOR UPDATE`,
+    [rows.map((r) => r.deploymentId), rows.map((r) => new Date(r.bucketStart)), BASE_RESOLUTION_S],
+  );
+  const stored = new Map(existing.rows.map((e) => [`${e.deploymentId}|${e.bucketStart.getTime()}`, e]));
+  const merged = rows.map((r) => {
+    const prior = stored.get(`${r.deploymentId}|${r.bucketStart}`);
+    const queueDepthMean = r.queueSamples > 0 ? r.queueSum / r.queueSamples : 0;
+    if (!prior) return { ...r, queueDepthMean, sketch: r.latency };
+    const sketch = LatencyDistribution.fromBytes(prior.latencySketch);
+    sketch.merge(r.latency);
+    return {
+      ...r,
+      requests: prior.requests + r.requests,
+      errors: prior.errors + r.errors,
+      queueDepthMean: (prior.queueDepthMean + queueDepthMean) / 2,
+      queueMax: Math.max(prior.queueDepthMax, r.queueMax),
+      sketch,
+    };
+  });
+  await client.query(
+    `INSERT INTO "DeploymentRollup" ("deploymentId","resolutionS","bucketStart","requests","errors",
+       "queueDepthMean","queueDepthMax","latencySketch")
+     SELECT * FROM unnest($1::text[], $2::int[], $3::timestamp(3)[], $4::int[], $5::int[], $6::float8[], $7::float8[], $8::bytea[])
+     ON CONFLICT ("deploymentId","resolutionS","bucketStart") DO UPDATE SET
+       "requests" = EXCLUDED."requests", "errors" = EXCLUDED."errors",
+       "queueDepthMean" = EXCLUDED."queueDepthMean", "queueDepthMax" = EXCLUDED."queueDepthMax",
+       "latencySketch" = EXCLUDED."latencySketch"`,
+    [
+      merged.map((m) => m.deploymentId),
+      merged.map(() => BASE_RESOLUTION_S),
+      merged.map((m) => new Date(m.bucketStart)),
+      merged.map((m) => m.requests),
+      merged.map((m) => m.errors),
+      merged.map((m) => m.queueDepthMean),
+      merged.map((m) => m.queueMax),
+      merged.map((m) => Buffer.from(m.sketch.toBytes())),
+    ],
+  );
 }
 
 function takeWhere<T>(map: Map<string, T>, predicate: (value: T) => boolean): T[] {

@@ -1,39 +1,42 @@
-import type { Db } from '../../db/client';
+import type pg from 'pg';
 
 /**
- * The highest telemetry sequence number accepted per node. A frame at or below it is a
+ * Telemetry sequence numbers per node. `accepted` runs ahead while a frame waits for its
+ * journal commit; `committed` is what is durable. A frame at or below `accepted` is a
  * replay of one already taken and is acknowledged without being applied again.
  */
 export class SequenceTracker {
-  private last = new Map<string, number>();
-  private dirty = new Set<string>();
+  private accepted = new Map<string, number>();
+  private committed = new Map<string, number>();
 
-  async load(db: Db): Promise<void> {
-    const nodes = await db.node.findMany({ select: { id: true, lastSeq: true } });
-    for (const n of nodes) this.last.set(n.id, Math.max(this.last.get(n.id) ?? 0, Number(n.lastSeq)));
+  /** Durable sequences: what the nodes' rollups include plus what the journal holds. */
+  async load(pool: pg.Pool): Promise<void> {
+    const { rows } = await pool.query<{ id: string; seq: string }>(`
+      SELECT n.id, GREATEST(n."lastSeq", COALESCE(j.seq, 0))::text AS seq
+      FROM "Node" n LEFT JOIN (SELECT "nodeId", max(seq) AS seq FROM "TelemetryJournal" GROUP BY "nodeId") j
+        ON j."nodeId" = n.id`);
+    for (const row of rows) this.commit(row.id, Number(row.seq));
   }
 
-  lastSeq(nodeId: string): number {
-    return this.last.get(nodeId) ?? 0;
+  /** The highest sequence stored durably for the node (what an agent may forget). */
+  lastCommitted(nodeId: string): number {
+    return this.committed.get(nodeId) ?? 0;
   }
 
-  /** True when `seq` is new for the node (and records it). */
+  /** True when `seq` is new for the node; it then counts as taken until rolled back. */
   accept(nodeId: string, seq: number): boolean {
-    if (seq <= (this.last.get(nodeId) ?? 0)) return false;
-    this.last.set(nodeId, seq);
-    this.dirty.add(nodeId);
+    if (seq <= (this.accepted.get(nodeId) ?? 0)) return false;
+    this.accepted.set(nodeId, seq);
     return true;
   }
 
-  markDirty(nodeIds: Iterable<string>): void {
-    for (const id of nodeIds) this.dirty.add(id);
+  commit(nodeId: string, seq: number): void {
+    if (seq > (this.committed.get(nodeId) ?? 0)) this.committed.set(nodeId, seq);
+    if (seq > (this.accepted.get(nodeId) ?? 0)) this.accepted.set(nodeId, seq);
   }
 
-  /** Sequences changed since the last call, for persisting. */
-  takeDirty(): Map<string, number> {
-    const changed = new Map<string, number>();
-    for (const id of this.dirty) changed.set(id, this.last.get(id) ?? 0);
-    this.dirty.clear();
-    return changed;
+  /** Forgets accepted-but-uncommitted sequences, so their frames are taken when resent. */
+  rollback(nodeId: string): void {
+    this.accepted.set(nodeId, this.committed.get(nodeId) ?? 0);
   }
 }
