@@ -166,7 +166,9 @@ export class RollupWriter {
         // Put everything back: the next flush retries, and the journal still holds the frames.
         for (const b of gpuRows) this.restoreGpu(b);
         for (const b of deploymentRows) this.restoreDeployment(b);
-        due.forEach((start, i) => this.restoreProvenance(start, origins[i]!));
+        due.forEach((start, i) => {
+          this.restoreProvenance(start, origins[i]!);
+        });
         log.error('writing rollups failed; will retry', error);
       }
     };
