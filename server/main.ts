@@ -12,6 +12,7 @@ import { type EmbeddedDatabase, startEmbeddedPostgres } from './db/embedded-post
 import { migrate } from './db/migrate';
 import { type Env, parseEnv } from './env';
 import { sendJson } from './http/json';
+import { createMetrics } from './http/metrics';
 import { handleEnroll, handleHealth } from './http/routes';
 import { startJobScheduler } from './jobs/scheduler';
 import { logger, setLogLevel } from './log';
@@ -21,6 +22,7 @@ import type { Runtime } from './runtime';
 import { startFleetSimulator } from './services/demo/fleet-simulator';
 import { seedDemoFleet } from './services/demo/seed';
 import { FleetCatalog } from './services/fleet/catalog';
+import { GpuHealthMonitor } from './services/telemetry/gpu-health';
 import { LiveTelemetry } from './services/telemetry/live-telemetry';
 import { MinuteRollups } from './services/telemetry/minute-rollups';
 import { NodeHealthMonitor } from './services/telemetry/node-health';
@@ -91,6 +93,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     minuteRollups,
     sequences,
     health,
+    gpuHealth: new GpuHealthMonitor(db, catalog),
     io,
     startedAt: new Date(),
   };
@@ -107,6 +110,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     },
   });
 
+  const handleMetrics = createMetrics(runtime);
   const pages = options.pages ? await prepareNext(env) : null;
 
   httpServer.on('request', (req, res) => {
@@ -130,6 +134,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     const { pathname } = url;
     if (pathname === '/api/health') return handleHealth(runtime, res);
     if (pathname === '/api/agent/enroll') return handleEnroll(runtime, req, res);
+    if (pathname === '/metrics') return handleMetrics(req, res);
     if (pathname.startsWith('/api/trpc/')) return trpcHandler(req, res);
     if (pathname.startsWith('/api/'))
       return sendJson(res, 404, { error: { code: 'NOT_FOUND', message: `No route ${pathname}` } });
@@ -152,7 +157,10 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
 
   const timers = [
     setInterval(liveBroadcast, BROADCAST_INTERVAL_MS),
-    setInterval(() => void health.sweep().catch((e) => log.error('health sweep failed', e)), 1_000),
+    setInterval(() => {
+      health.sweep().catch((e) => log.error('health sweep failed', e));
+      void runtime.gpuHealth.persist();
+    }, 1_000),
     setInterval(() => void rollups.flush(), 2_000),
     setInterval(() => void catalog.refresh().catch((e) => log.error('catalog refresh failed', e)), 10_000),
   ];
@@ -187,6 +195,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       await rollups.flush({ all: true });
       await minuteRollups.run();
       await health.persist(true);
+      await runtime.gpuHealth.persist();
       await pool.end();
       httpServer.closeAllConnections();
       await closeDb(databaseUrl);

@@ -3,6 +3,7 @@ import type { Server as SocketServer } from 'socket.io';
 import type { Db } from './db/client';
 import type { Env } from './env';
 import type { FleetCatalog } from './services/fleet/catalog';
+import type { GpuHealthMonitor } from './services/telemetry/gpu-health';
 import type { LiveTelemetry } from './services/telemetry/live-telemetry';
 import type { MinuteRollups } from './services/telemetry/minute-rollups';
 import type { NodeHealthMonitor } from './services/telemetry/node-health';
@@ -24,6 +25,7 @@ export type Runtime = {
   minuteRollups: MinuteRollups;
   sequences: SequenceTracker;
   health: NodeHealthMonitor;
+  gpuHealth: GpuHealthMonitor;
   io: SocketServer;
   startedAt: Date;
 };

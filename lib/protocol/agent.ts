@@ -79,6 +79,10 @@ export const ZGpuSample = z.object({
   xidErrors: z.number().int().nonnegative().default(0),
   /** Count of uncorrected ECC errors seen during the interval. */
   eccErrors: z.number().int().nonnegative().default(0),
+  /** Memory rows are waiting to be remapped (takes effect at the next GPU reset). */
+  remappedRowsPending: z.boolean().default(false),
+  /** Row remapping failed: the GPU's memory can no longer be trusted. */
+  remappedRowsFailed: z.boolean().default(false),
 });
 export type GpuSample = z.infer<typeof ZGpuSample>;
 

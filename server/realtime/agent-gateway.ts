@@ -165,6 +165,7 @@ async function handleTelemetry(
   }
 
   runtime.health.markSeen(node.id);
+  runtime.gpuHealth.observe(gpuIds, frame.gpus);
   return runtime.ingest.submit(node.id, frame, gpuIds);
 }
 

@@ -16,6 +16,8 @@ type DeploymentNodeSample = { at: number; intervalMs: number; sample: Deployment
  */
 export class LiveTelemetry {
   private gpuPoints = new Map<string, GpuLivePoint & { at: number }>();
+  /** When each GPU last went below the idle threshold (absent while it is busy). */
+  private idleSince = new Map<string, number>();
   /** deploymentId → nodeId → that node's latest interval. */
   private deploymentSamples = new Map<string, Map<string, DeploymentNodeSample>>();
   readonly nodeLastFrameAt = new Map<string, number>();
@@ -39,6 +41,8 @@ export class LiveTelemetry {
         tempC: gpu.temperatureC,
         smClockMHz: gpu.smClockMHz,
       });
+      if (gpu.utilizationPct >= IDLE_UTILIZATION_PCT) this.idleSince.delete(id);
+      else if (!this.idleSince.has(id)) this.idleSince.set(id, at);
     });
     for (const sample of frame.deployments) {
       let byNode = this.deploymentSamples.get(sample.deploymentId);
@@ -51,6 +55,14 @@ export class LiveTelemetry {
     this.nodeLastFrameAt.set(nodeId, receivedAt);
     this.samplesIngested += frame.gpus.length;
     this.framesIngested += 1;
+  }
+
+  /** How long the GPU has been idle (below IDLE_UTILIZATION_PCT) without a break, or null. */
+  idleFor(gpuId: string, now = Date.now()): number | null {
+    const since = this.idleSince.get(gpuId);
+    const point = this.gpuPoints.get(gpuId);
+    if (since === undefined || !point || now - point.at >= STALE_AFTER_MS) return null;
+    return now - since;
   }
 
   gpuPoint(gpuId: string): (GpuLivePoint & { at: number }) | undefined {
