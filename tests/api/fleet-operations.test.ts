@@ -33,7 +33,7 @@ beforeAll(async () => {
     transports: ['websocket'],
     forceNew: true,
   });
-  await new Promise((resolve) => agent.once('connect', resolve));
+  await new Promise<void>((resolve) => agent.once('connect', () => resolve()));
   const ack = (await agent.emitWithAck('inventory', {
     protocolVersion: 1,
     hostname: node.hostname,
