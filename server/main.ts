@@ -98,8 +98,8 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     startedAt: new Date(),
   };
 
-  const agents = attachAgentGateway(io, runtime);
-  const liveBroadcast = attachLiveGateway(io, runtime).broadcast;
+  const live = attachLiveGateway(io, runtime);
+  const agents = attachAgentGateway(io, runtime, live.pushNode);
 
   const trpcHandler = createHTTPHandler({
     router: appRouter,
@@ -156,7 +156,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   }
 
   const timers = [
-    setInterval(liveBroadcast, BROADCAST_INTERVAL_MS),
+    setInterval(live.broadcast, BROADCAST_INTERVAL_MS),
     setInterval(() => {
       health.sweep().catch((e) => log.error('health sweep failed', e));
       void runtime.gpuHealth.persist();

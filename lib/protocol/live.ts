@@ -46,7 +46,11 @@ export type NodeStatusChange = { nodeId: string; status: 'online' | 'degraded' |
 
 export interface ServerToBrowserEvents {
   'fleet:summary': (summary: FleetSummary) => void;
-  'fleet:gpus': (update: { at: number; gpus: GpuLivePoint[] }) => void;
+  /**
+   * Latest GPU points: once a second for the fleet room; for a node room, as soon as each of
+   * the node's frames arrives, with the agent's `sampledAt` (so a client can measure delay).
+   */
+  'fleet:gpus': (update: { at: number; sampledAt?: number; gpus: GpuLivePoint[] }) => void;
   'deployment:latency': (points: LatencyPoint[]) => void;
   'node:status': (change: NodeStatusChange) => void;
 }

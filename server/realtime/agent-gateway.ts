@@ -36,7 +36,12 @@ export type AgentNamespace = Namespace<
  * credential, accept the inventory, then validate, de-duplicate and ingest telemetry.
  * A bad message is answered with an error naming the field; the connection stays up.
  */
-export function attachAgentGateway(io: Server, runtime: Runtime): AgentNamespace {
+export function attachAgentGateway(
+  io: Server,
+  runtime: Runtime,
+  /** Called once a new frame is in the live state (for the node's live room). */
+  onFrame: (nodeId: string, sampledAt: number) => void,
+): AgentNamespace {
   // One Server hosts two differently typed namespaces; each is typed where it is made.
   const agents = io.of(AGENT_NAMESPACE) as unknown as AgentNamespace;
 
@@ -67,7 +72,7 @@ export function attachAgentGateway(io: Server, runtime: Runtime): AgentNamespace
 
     socket.on('telemetry', (payload, ack) => {
       const reply = typeof ack === 'function' ? ack : () => {};
-      handleTelemetry(runtime, socket, payload).then(reply, (error) => {
+      handleTelemetry(runtime, socket, payload, onFrame).then(reply, (error) => {
         log.error(`telemetry from ${node.hostname} failed`, error);
         reply({ ok: false, error: { code: 'INTERNAL', message: 'internal error; retry later' } });
       });
@@ -133,6 +138,7 @@ async function handleTelemetry(
   runtime: Runtime,
   socket: AgentSocket,
   payload: unknown,
+  onFrame: (nodeId: string, sampledAt: number) => void,
 ): Promise<TelemetryAck> {
   const { node, ready } = socket.data;
   if (!ready) return refuse({ code: 'NOT_READY', message: 'send inventory before telemetry' });
@@ -166,7 +172,9 @@ async function handleTelemetry(
 
   runtime.health.markSeen(node.id);
   runtime.gpuHealth.observe(gpuIds, frame.gpus);
-  return runtime.ingest.submit(node.id, frame, gpuIds);
+  const acknowledged = runtime.ingest.submit(node.id, frame, gpuIds);
+  onFrame(node.id, frame.sampledAt);
+  return acknowledged;
 }
 
 function refuse(error: ProtocolError): TelemetryAck {

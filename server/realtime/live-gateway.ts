@@ -30,7 +30,11 @@ const ROOM = /^(fleet|node:[\w-]{1,64}|deployment:[\w-]{1,64})$/;
 export function attachLiveGateway(
   io: Server,
   runtime: Runtime,
-): { namespace: LiveNamespace; broadcast: () => void } {
+): {
+  namespace: LiveNamespace;
+  broadcast: () => void;
+  pushNode: (nodeId: string, sampledAt: number) => void;
+} {
   const live = io.of(LIVE_NAMESPACE) as unknown as LiveNamespace;
 
   live.use(async (socket, next) => {
@@ -78,15 +82,22 @@ export function attachLiveGateway(
       live.to('fleet').emit('deployment:latency', latency);
     }
     for (const room of rooms.keys()) {
-      if (room.startsWith('node:')) {
-        const nodeId = room.slice('node:'.length);
-        live.to(room).emit('fleet:gpus', { at: now, gpus: runtime.telemetry.gpuLivePoints(now, nodeId) });
-      } else if (room.startsWith('deployment:')) {
+      if (room.startsWith('deployment:')) {
         const point = latency.find((p) => p.deploymentId === room.slice('deployment:'.length));
         if (point) live.to(room).emit('deployment:latency', [point]);
       }
     }
   };
 
-  return { namespace: live, broadcast };
+  /** A node's room hears each of its frames at once: one update a second per node. */
+  const pushNode = (nodeId: string, sampledAt: number) => {
+    const room = `node:${nodeId}` as const;
+    if (!live.adapter.rooms.get(room)?.size) return;
+    const now = Date.now();
+    live
+      .to(room)
+      .emit('fleet:gpus', { at: now, sampledAt, gpus: runtime.telemetry.gpuLivePoints(now, nodeId) });
+  };
+
+  return { namespace: live, broadcast, pushNode };
 }
