@@ -14,7 +14,7 @@ import { AppError } from '../errors';
 import { logger } from '../log';
 import type { Runtime } from '../runtime';
 import { nodeForCredential } from '../services/agents/enrollment';
-import { applyInventory, assignmentsFor } from '../services/agents/inventory';
+import { applyInventory, assignmentsFor, inventoryUnchanged } from '../services/agents/inventory';
 
 const log = logger('agents');
 
@@ -104,8 +104,15 @@ async function handleInventory(
     };
   }
   try {
-    await applyInventory(runtime.db, node.id, inventory);
-    await runtime.catalog.refresh();
+    // Reconnects (thousands at once after a server restart) usually report nothing new:
+    // then there is nothing to write and no catalog to reload.
+    if (!inventoryUnchanged(runtime.catalog, node.id, inventory)) {
+      await applyInventory(runtime.db, node.id, inventory);
+      await runtime.catalog.refresh();
+    } else if (runtime.catalog.nodes.get(node.id)?.agentVersion !== inventory.agentVersion) {
+      await runtime.db.node.update({ where: { id: node.id }, data: { agentVersion: inventory.agentVersion } });
+      runtime.catalog.nodes.get(node.id)!.agentVersion = inventory.agentVersion;
+    }
   } catch (error) {
     if (error instanceof AppError) {
       const field = typeof error.details?.field === 'string' ? error.details.field : undefined;

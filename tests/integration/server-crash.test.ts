@@ -31,7 +31,7 @@ afterAll(async () => {
 });
 
 async function startServerProcess(): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'tests/support/server-process.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/headless.ts'], {
     env: {
       ...process.env,
       PORT: String(PORT),

@@ -3,6 +3,22 @@ import type { Db } from '../../db/client';
 import { AppError } from '../../errors';
 import type { FleetCatalog } from '../fleet/catalog';
 
+/** True when the catalog already holds exactly this inventory for the node (the usual reconnect). */
+export function inventoryUnchanged(catalog: FleetCatalog, nodeId: string, inventory: Inventory): boolean {
+  const known = catalog.gpuIdsByNode.get(nodeId) ?? [];
+  if (known.length !== inventory.gpus.length) return false;
+  return inventory.gpus.every((reported) => {
+    const gpu = catalog.gpus.get(catalog.gpuIdByUuid.get(reported.uuid) ?? '');
+    return (
+      gpu !== undefined &&
+      gpu.nodeId === nodeId &&
+      gpu.index === reported.index &&
+      gpu.modelName === reported.name &&
+      gpu.memoryTotalMiB === reported.memoryTotalMiB
+    );
+  });
+}
+
 /**
  * Records what a node reports it has. A GPU UUID already registered on another node is
  * refused: an agent speaks only for its own node.

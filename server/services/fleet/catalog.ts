@@ -8,6 +8,7 @@ export type CatalogNode = {
   clusterName: string;
   status: NodeStatus;
   cordoned: boolean;
+  agentVersion: string | null;
 };
 export type CatalogGpu = {
   id: string;
@@ -69,6 +70,7 @@ export class FleetCatalog {
           clusterName: n.cluster.name,
           status: this.nodes.get(n.id)?.status ?? n.status,
           cordoned: n.cordoned,
+          agentVersion: n.agentVersion,
         },
       ]),
     );

@@ -54,11 +54,10 @@ export class TelemetryIngest {
     });
   }
 
-  /** Resolves once every frame submitted so far has been committed (or refused). */
+  /** Resolves once every frame submitted so far has been committed (or refused); later ones are not waited for. */
   async settled(): Promise<void> {
-    if (this.batch.length > 0) this.commitSoon(0);
+    this.scheduleCommit();
     await this.committing;
-    if (this.batch.length > 0) await this.settled();
   }
 
   /** Rebuilds the rollup buckets of frames journaled before a restart. */
@@ -77,14 +76,20 @@ export class TelemetryIngest {
   }
 
   private commitSoon(delayMs: number): void {
-    if (this.timer && delayMs > 0) return;
+    if (delayMs === 0) {
+      this.scheduleCommit();
+      return;
+    }
+    this.timer ??= setTimeout(() => this.scheduleCommit(), delayMs);
+  }
+
+  /** Moves the waiting batch onto the (serial) commit chain now. */
+  private scheduleCommit(): void {
     if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      const batch = this.batch;
-      this.batch = [];
-      if (batch.length > 0) this.committing = this.committing.then(() => this.commit(batch));
-    }, delayMs);
+    this.timer = null;
+    const batch = this.batch;
+    this.batch = [];
+    if (batch.length > 0) this.committing = this.committing.then(() => this.commit(batch));
   }
 
   private async commit(batch: Pending[]): Promise<void> {
