@@ -21,6 +21,7 @@ import {
 } from './data-dir';
 import { EnrollmentRefusedError, enrollNode } from './enrollment';
 import { DEFAULT_BUFFER_CAPACITY, FrameBuffer } from './frame-buffer';
+import { FRAMES_FILE, FrameJournal } from './frame-journal';
 import { type AgentLog, errorMessage } from './log';
 import { describeZodError, ZAssignments, ZInventoryAck, ZTelemetryAck } from './server-replies';
 import type { TelemetrySample, TelemetrySource } from './sources/source';
@@ -33,7 +34,7 @@ export type AgentOptions = {
   /** Base URL of the Switchyard server, e.g. http://localhost:3000. */
   serverUrl: string;
   hostname: string;
-  /** Holds credential.json and state.json; one directory per agent. */
+  /** Holds credential.json, state.json and frames.jsonl; one directory per agent. */
   dataDir: string;
   /** Needed on first start, and to enroll again if the server no longer accepts the credential. */
   enrollmentToken?: string;
@@ -42,8 +43,15 @@ export type AgentOptions = {
   intervalMs: number;
   source: TelemetrySource;
   log: AgentLog;
-  /** Unacknowledged frames kept in memory; the oldest are dropped beyond it. */
+  /** Unacknowledged frames kept; the oldest are dropped beyond it. */
   bufferCapacity?: number;
+  /**
+   * Keep unacknowledged frames in `frames.jsonl` too, so a restarted agent still delivers
+   * them (default true).
+   */
+  persistFrames?: boolean;
+  /** How often the frame journal is flushed to disk (fsync); see FrameJournal. */
+  journalFsyncIntervalMs?: number;
   agentVersion?: string;
   labels?: Record<string, string>;
   /** How long to wait for the server to acknowledge a message before starting over. */
@@ -62,6 +70,8 @@ export type AgentStats = {
   buffered: number;
   /** Frames lost because the buffer was full. */
   dropped: number;
+  /** Unacknowledged frames a previous run left in frames.jsonl, picked up at start. */
+  restored: number;
   /** Frames the server acknowledged (stored, or already held). */
   acked: number;
   /** Frames the server refused as invalid; they are not retried. */
@@ -117,6 +127,9 @@ export class Agent {
   private mayReenroll = true;
   private lastConnectError = '';
   private warnedBufferFull = false;
+  /** Drops already told in the log. */
+  private droppedLogged = 0;
+  private restoredCount = 0;
 
   private ackedCount = 0;
   private rejectedCount = 0;
@@ -147,6 +160,7 @@ export class Agent {
     try {
       await ensureDataDir(this.options.dataDir);
       this.nextSeq = await this.loadNextSeq();
+      if (this.options.persistFrames ?? true) this.restoreFrames();
       this.savedNextSeq = this.nextSeq;
       this.stateLoaded = true;
       this.nodeCredential = await this.obtainCredential();
@@ -173,6 +187,7 @@ export class Agent {
       seq: this.nextSeq - 1,
       buffered: this.buffer.size,
       dropped: this.buffer.dropped,
+      restored: this.restoredCount,
       acked: this.ackedCount,
       rejected: this.rejectedCount,
       connected: this.ready,
@@ -190,6 +205,49 @@ export class Agent {
       this.log.warn(`${errorMessage(error)}; numbering continues from the server's last seq`);
       return 1;
     }
+  }
+
+  /**
+   * Takes back the frames a previous run had not delivered. They may have been sent before
+   * that run ended, so they count as sent: the first inventory reply then says which the
+   * server already holds, and only the rest are replayed, under their own numbers.
+   */
+  private restoreFrames(): void {
+    const journal = new FrameJournal(
+      join(this.options.dataDir, FRAMES_FILE),
+      this.options.journalFsyncIntervalMs,
+    );
+    let restored: ReturnType<FrameBuffer['restore']>;
+    try {
+      restored = this.buffer.restore(journal, this.log);
+    } catch (error) {
+      this.log.error(
+        `cannot read ${journal.path}: ${errorMessage(error)}; unacknowledged frames from before are lost`,
+      );
+      return;
+    }
+    this.restoredCount = restored.frames;
+    this.highestSentSeq = this.buffer.newestSeq;
+    this.nextSeq = Math.max(this.nextSeq, restored.highWater + 1);
+    if (restored.unreadable > 0) {
+      this.log.warn(`${journal.path}: skipped ${restored.unreadable} unreadable lines (a write cut short)`);
+    }
+    if (restored.frames > 0) {
+      const oldest = this.buffer.firstAfter(0)?.seq;
+      this.log.info(
+        `restored ${restored.frames} unacknowledged frames (seq ${oldest}–${this.buffer.newestSeq}) from ${FRAMES_FILE}`,
+      );
+    }
+  }
+
+  /** Says in the log how many frames were dropped since it last said so. */
+  private logDrops(): void {
+    const dropped = this.buffer.dropped - this.droppedLogged;
+    if (dropped <= 0) return;
+    this.droppedLogged = this.buffer.dropped;
+    this.log.warn(
+      `${dropped} frames were dropped because the buffer was full (${this.buffer.dropped} in all)`,
+    );
   }
 
   // --- Credentials ---------------------------------------------------------------------
@@ -386,6 +444,7 @@ export class Agent {
     this.options.source.applyAssignments(ack.assignments);
     const replaying = this.reconcileWithServer(ack.lastSeq);
     this.ready = true;
+    this.logDrops();
     this.log.info(
       `connected as node ${ack.nodeId}; server holds seq ≤ ${ack.lastSeq}; replaying ${replaying} frames`,
     );
@@ -460,6 +519,7 @@ export class Agent {
       );
     } else if (this.buffer.size < this.buffer.capacity) {
       this.warnedBufferFull = false;
+      this.logDrops();
     }
     this.pump();
   }
@@ -555,6 +615,8 @@ export class Agent {
     this.socket?.disconnect();
     this.socket = null;
     await this.saveState();
+    this.buffer.close();
+    this.logDrops();
     this.phase = 'stopped';
     if (wasRunning)
       this.log.info(`stopped at seq ${this.nextSeq - 1}; ${this.buffer.size} frames unacknowledged`);

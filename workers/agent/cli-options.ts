@@ -1,7 +1,12 @@
 import { z } from 'zod';
 import { ZEnrollRequest } from '../../lib/protocol/agent';
 import { DEFAULT_BUFFER_CAPACITY } from './frame-buffer';
-import { SOURCE_NAMES } from './sources/create-source';
+import { errorMessage } from './log';
+import { SOURCE_NAMES, sourceCombinationProblem } from './sources/create-source';
+import { DEFAULT_DCGM_URL } from './sources/dcgm/dcgm-source';
+import { MODEL_SERVER_KINDS } from './sources/model-server/readers';
+import { splitCommandLine } from './sources/nvidia-smi/command';
+import { DEFAULT_NVIDIA_SMI_COMMAND } from './sources/nvidia-smi/nvidia-smi-source';
 
 /**
  * Command-line options, validated with zod after commander has split them up. Commander
@@ -17,6 +22,17 @@ function wholeNumber(min: number, max: number) {
     .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
 }
 
+const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
+
+/** Commander collector for options that may be repeated and may list several values at once. */
+export function collectList(value: string, previous: string[] | undefined): string[] {
+  const values = value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+  return [...(previous ?? []), ...values];
+}
+
 export const ZAgentCliOptions = z
   .object({
     server: z
@@ -30,7 +46,18 @@ export const ZAgentCliOptions = z
     hostname: ZEnrollRequest.shape.hostname,
     dataDir: z.string().min(1, 'must not be empty'),
     intervalMs: wholeNumber(100, 60_000),
-    source: z.enum(SOURCE_NAMES, { error: `must be one of: ${SOURCE_NAMES.join(', ')}` }),
+    source: z
+      .array(z.enum(SOURCE_NAMES, { error: `must be one of: ${SOURCE_NAMES.join(', ')}` }))
+      .min(1, 'name at least one source')
+      .default(['simulator'])
+      .transform((names) => [...new Set(names)]),
+    nvidiaSmiCommand: z.string().min(1, 'must not be empty').default(DEFAULT_NVIDIA_SMI_COMMAND),
+    dcgmUrl: httpUrl.default(DEFAULT_DCGM_URL),
+    metricsUrl: z.array(httpUrl).default([]),
+    deploymentId: z.string().min(1, 'must not be empty').max(64, 'must be at most 64 characters').optional(),
+    modelServer: z
+      .enum(MODEL_SERVER_KINDS, { error: `must be one of: ${MODEL_SERVER_KINDS.join(', ')}` })
+      .default('auto'),
     bufferFrames: wholeNumber(1, 1_000_000).default(DEFAULT_BUFFER_CAPACITY),
     once: z.boolean().default(false),
     print: z.boolean().default(false),
@@ -43,6 +70,29 @@ export const ZAgentCliOptions = z
     }
     if (!options.once && !options.server) {
       ctx.addIssue({ code: 'custom', path: ['server'], message: 'is required (the Switchyard server URL)' });
+    }
+    const usesModelServer = options.source.includes('model-server');
+    if (usesModelServer && options.metricsUrl.length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['metricsUrl'],
+        message: 'is required with --source model-server',
+      });
+    }
+    for (const key of ['metricsUrl', 'deploymentId'] as const) {
+      const given = key === 'metricsUrl' ? options.metricsUrl.length > 0 : options.deploymentId !== undefined;
+      if (given && !usesModelServer) {
+        ctx.addIssue({ code: 'custom', path: [key], message: 'is only used with --source model-server' });
+      }
+    }
+    const problem = sourceCombinationProblem(options.source);
+    if (problem) ctx.addIssue({ code: 'custom', path: ['source'], message: problem });
+    if (options.source.includes('nvidia-smi')) {
+      try {
+        splitCommandLine(options.nvidiaSmiCommand);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', path: ['nvidiaSmiCommand'], message: errorMessage(error) });
+      }
     }
   });
 export type AgentCliOptions = z.infer<typeof ZAgentCliOptions>;
@@ -59,9 +109,11 @@ const SECRET_OPTIONS = new Set(['token']);
 export function describeCliError(error: z.ZodError, raw: Record<string, unknown>): string {
   const issue = error.issues[0];
   if (!issue) return 'invalid options';
-  const key = issue.path[0];
+  const [key, position] = issue.path;
   if (key === undefined) return issue.message;
-  const value = raw[String(key)];
+  const given = raw[String(key)];
+  // A repeatable flag: show the one value at fault.
+  const value = Array.isArray(given) && typeof position === 'number' ? given[position] : given;
   const shown =
     typeof value === 'string' && !SECRET_OPTIONS.has(String(key)) ? ` ${JSON.stringify(value)}` : '';
   return `${flagName(key)}${shown}: ${issue.message}`;

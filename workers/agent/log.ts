@@ -27,3 +27,24 @@ export function errorMessage(error: unknown): string {
   const cause = error.cause instanceof Error ? error.cause.message : undefined;
   return cause && !error.message.includes(cause) ? `${error.message} (${cause})` : error.message;
 }
+
+/**
+ * Says each thing once: a collector that meets the same unsupported field or unreachable
+ * endpoint every second should not fill the log with it.
+ */
+export class OnceLog {
+  private readonly said = new Set<string>();
+
+  constructor(readonly log: AgentLog) {}
+
+  warn(key: string, message: string): void {
+    if (this.said.has(key)) return;
+    this.said.add(key);
+    this.log.warn(message);
+  }
+
+  /** Lets `key` be said again (e.g. after the condition it reported went away). */
+  forget(key: string): boolean {
+    return this.said.delete(key);
+  }
+}

@@ -2,17 +2,22 @@ import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { Agent } from './agent';
-import { type AgentCliOptions, describeCliError, ZAgentCliOptions } from './cli-options';
+import { sleep } from './backoff';
+import { type AgentCliOptions, collectList, describeCliError, ZAgentCliOptions } from './cli-options';
 import { CREDENTIAL_FILE, readCredential } from './data-dir';
 import { DEFAULT_BUFFER_CAPACITY } from './frame-buffer';
-import { errorMessage, lineLog } from './log';
+import { type AgentLog, errorMessage, lineLog } from './log';
 import { createSource, SOURCE_NAMES } from './sources/create-source';
+import { DEFAULT_DCGM_URL } from './sources/dcgm/dcgm-source';
+import { MODEL_SERVER_KINDS } from './sources/model-server/readers';
+import { DEFAULT_NVIDIA_SMI_COMMAND } from './sources/nvidia-smi/nvidia-smi-source';
 import { buildTelemetryFrame } from './telemetry-frame';
 
 /**
  * The node agent's command line:
  *   npm run agent -- --server http://localhost:3000 --token ENROLLMENT_TOKEN
  *   npm run agent -- --once --print --source simulator --hostname use1-h100-01
+ *   npm run agent -- --server URL --source nvidia-smi,model-server --metrics-url http://localhost:8000/metrics
  * Exit codes: 0 done or stopped by a signal, 1 failed at run time, 2 bad command line.
  */
 
@@ -35,9 +40,33 @@ function parseCommandLine(argv: string[]): AgentCliOptions {
       'enrollment token, needed on first start (default: $SWITCHYARD_ENROLLMENT_TOKEN)',
     )
     .option('--hostname <name>', 'this node’s hostname', osHostname())
-    .option('--data-dir <dir>', 'where the node credential and state are kept', './.switchyard/agent')
+    .option(
+      '--data-dir <dir>',
+      'where the node credential, state and unacknowledged frames are kept',
+      './.switchyard/agent',
+    )
     .option('--interval-ms <ms>', 'sampling interval in milliseconds', '1000')
-    .option('--source <name>', `telemetry source (${SOURCE_NAMES.join(', ')})`, 'simulator')
+    .option(
+      '--source <names>',
+      `telemetry sources, repeatable or comma-separated: ${SOURCE_NAMES.join(', ')} (default: simulator)`,
+      collectList,
+    )
+    .option(
+      '--nvidia-smi-command <command>',
+      'how to run nvidia-smi (a command line, run without a shell)',
+      DEFAULT_NVIDIA_SMI_COMMAND,
+    )
+    .option('--dcgm-url <url>', 'dcgm-exporter metrics endpoint', DEFAULT_DCGM_URL)
+    .option(
+      '--metrics-url <url>',
+      'model server /metrics endpoint, repeatable (with --source model-server)',
+      collectList,
+    )
+    .option(
+      '--deployment-id <id>',
+      'the deployment the model servers serve (default: the one assigned to this node)',
+    )
+    .option('--model-server <kind>', `model server kind: ${MODEL_SERVER_KINDS.join(', ')}`, 'auto')
     .option(
       '--buffer-frames <n>',
       'unacknowledged frames kept during an outage',
@@ -61,12 +90,37 @@ function parseCommandLine(argv: string[]): AgentCliOptions {
   return parsed.data;
 }
 
+function sourceFor(options: AgentCliOptions, log: AgentLog) {
+  return createSource({
+    sources: options.source,
+    hostname: options.hostname,
+    log,
+    nvidiaSmiCommand: options.nvidiaSmiCommand,
+    dcgmUrl: options.dcgmUrl,
+    metricsUrls: options.metricsUrl,
+    deploymentId: options.deploymentId,
+    modelServer: options.modelServer,
+  });
+}
+
+/**
+ * One frame on stdout. Sources that count (model-server histograms, ECC and XID counters)
+ * are read twice, one interval apart, so the frame covers a real interval instead of
+ * printing the first read's empty baseline.
+ */
 async function printOneFrame(options: AgentCliOptions): Promise<void> {
-  const { source } = createSource(options.source, options.hostname);
+  const log = lineLog(`agent[${options.hostname}]`);
+  const { source } = sourceFor(options, log);
+  const names = options.source.join(',');
+  if (source.cumulative) {
+    await source.sample(options.intervalMs);
+    log.info(`${names}: first read taken as the baseline; sampling again in ${options.intervalMs} ms`);
+    await sleep(options.intervalMs);
+  }
   const sample = await source.sample(options.intervalMs);
   const frame = buildTelemetryFrame(1, options.intervalMs, sample);
   if (!frame.success)
-    throw new Error(`the ${options.source} source produced an invalid frame: ${frame.error.message}`);
+    throw new Error(`the ${names} source produced an invalid frame: ${frame.error.message}`);
   process.stdout.write(`${JSON.stringify(frame.data)}\n`);
 }
 
@@ -75,7 +129,7 @@ async function runAgent(options: AgentCliOptions & { server: string }): Promise<
   if (!options.token && !(await readCredential(options.dataDir))) {
     usageError(`--token: is required on first start (no ${join(options.dataDir, CREDENTIAL_FILE)} yet)`);
   }
-  const { source, agentVersion, labels } = createSource(options.source, options.hostname);
+  const { source, agentVersion, labels } = sourceFor(options, log);
   const agent = new Agent({
     serverUrl: options.server,
     hostname: options.hostname,
@@ -110,7 +164,9 @@ async function runAgent(options: AgentCliOptions & { server: string }): Promise<
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 
-  log.info(`starting: server ${options.server}, source ${options.source}, every ${options.intervalMs} ms`);
+  log.info(
+    `starting: server ${options.server}, source ${options.source.join(',')}, every ${options.intervalMs} ms`,
+  );
   await agent.start();
 }
 

@@ -6,7 +6,9 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { DEMO_NODES } from '../../../lib/demo-fleet';
 import { ZTelemetryFrame } from '../../../lib/protocol/agent';
+import { vllmMetrics } from '../sources/model-server/__tests__/metrics-text';
 import { FakeAgentServer } from './fake-server';
+import { MetricsEndpoint } from './metrics-endpoint';
 
 const run = promisify(execFile);
 const REPO_ROOT = new URL('../../..', import.meta.url).pathname;
@@ -25,6 +27,35 @@ async function agentCli(args: string[]): Promise<{ code: number; stdout: string;
     return { code: failed.code ?? -1, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' };
   }
 }
+
+/** `npm run agent -- ...`, exactly as documented; resolves with the exit code instead of throwing. */
+async function npmRunAgent(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run('npm', ['run', '--silent', 'agent', '--', ...args], {
+      cwd: REPO_ROOT,
+      timeout: 60_000,
+      env: { ...process.env, SWITCHYARD_ENROLLMENT_TOKEN: '', ...env },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: failed.code ?? -1, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' };
+  }
+}
+
+const FAKE_NVIDIA_SMI = new URL('../sources/nvidia-smi/__tests__/fake-nvidia-smi.mjs', import.meta.url)
+  .pathname;
+const H100_CAPTURE = join(
+  REPO_ROOT,
+  '..',
+  'shared',
+  'fixtures',
+  'nvidia-smi',
+  'linux-x86_64__nvidia-h100-80gb-hbm3__590.48.01.txt',
+);
 
 describe('agent CLI', () => {
   it('prints one valid telemetry frame with --once --print, without a server', async () => {
@@ -46,6 +77,108 @@ describe('agent CLI', () => {
     );
     expect(frame.seq).toBe(1);
     expect(frame.intervalMs).toBe(1000);
+  });
+
+  it('prints one frame read through nvidia-smi with --once --print', async () => {
+    const result = await npmRunAgent(
+      ['--once', '--print', '--source', 'nvidia-smi', '--nvidia-smi-command', `node ${FAKE_NVIDIA_SMI}`],
+      { FAKE_NVIDIA_SMI_CAPTURE: H100_CAPTURE, FAKE_NVIDIA_SMI_SECTION: 'load' },
+    );
+    expect(result.stderr).not.toContain('ERROR');
+    expect(result.code).toBe(0);
+    const lines = result.stdout.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    const frame = ZTelemetryFrame.parse(JSON.parse(lines[0] ?? ''));
+    expect(frame.gpus).toHaveLength(1);
+    expect(frame.gpus[0]).toMatchObject({
+      uuid: 'GPU-00000000-0000-0000-0000-000000000000-0',
+      utilizationPct: 100,
+      memoryUsedMiB: 19818,
+      memoryTotalMiB: 81559,
+      powerW: 631.95,
+      temperatureC: 59,
+      smClockMHz: 1980,
+    });
+    // nvidia-smi counts ECC errors, so --once reads twice, one interval apart.
+    expect(result.stderr).toContain('first read taken as the baseline');
+  });
+
+  it('prints one model-server interval with --once --print, from two scrapes', async () => {
+    const endpoint = new MetricsEndpoint();
+    const base = {
+      e2e: Array.from({ length: 16 }, () => 0),
+      e2eSumSeconds: 0,
+      stop: 0,
+      length: 0,
+      waiting: 2,
+      running: 1,
+    };
+    endpoint.serve(
+      vllmMetrics({
+        ...base,
+        e2e: base.e2e.map((_, i) => (i === 1 ? 100 : 0)),
+        e2eSumSeconds: 40,
+        stop: 100,
+      }),
+      vllmMetrics({
+        ...base,
+        e2e: base.e2e.map((_, i) => (i === 1 ? 107 : 0)),
+        e2eSumSeconds: 42.8,
+        stop: 107,
+      }),
+    );
+    await endpoint.start();
+    try {
+      const result = await npmRunAgent([
+        '--once',
+        '--print',
+        '--source',
+        'model-server',
+        '--metrics-url',
+        endpoint.url,
+        '--deployment-id',
+        'dep-chat',
+      ]);
+      expect(result.code).toBe(0);
+      const frame = ZTelemetryFrame.parse(JSON.parse(result.stdout.trim()));
+      expect(frame.gpus).toEqual([]);
+      expect(frame.deployments).toHaveLength(1);
+      expect(frame.deployments[0]).toMatchObject({
+        deploymentId: 'dep-chat',
+        requests: 7,
+        errors: 0,
+        queueDepth: 2,
+      });
+      expect(frame.deployments[0]?.latencyMs.count).toBe(7);
+      expect(endpoint.scrapes).toBe(2);
+    } finally {
+      await endpoint.stop();
+    }
+  });
+
+  it('refuses source combinations that cannot work, naming the flag', async () => {
+    const mixed = await agentCli(['--once', '--print', '--source', 'simulator,nvidia-smi']);
+    expect(mixed.code).toBe(2);
+    expect(mixed.stderr).toMatch(/--source.*combine it only with model-server/);
+
+    const noUrl = await agentCli(['--once', '--print', '--source', 'nvidia-smi', '--source', 'model-server']);
+    expect(noUrl.code).toBe(2);
+    expect(noUrl.stderr).toContain('--metrics-url: is required with --source model-server');
+
+    const unknown = await agentCli(['--once', '--print', '--source', 'dcgm,nvml']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('--source "nvml": must be one of');
+
+    const piped = await agentCli([
+      '--once',
+      '--print',
+      '--source',
+      'nvidia-smi',
+      '--nvidia-smi-command',
+      'nvidia-smi | cat',
+    ]);
+    expect(piped.code).toBe(2);
+    expect(piped.stderr).toContain('--nvidia-smi-command');
   });
 
   it('rejects a bad flag value with exit code 2 and a message naming the flag', async () => {

@@ -35,6 +35,10 @@ export class FakeAgentServer {
   refuseFrame: (frame: TelemetryFrame) => ProtocolError | null = () => null;
   /** Store a frame but never acknowledge it when this returns true (to play a lost ack). */
   withholdAck: (frame: TelemetryFrame) => boolean = () => false;
+  /** Neither store nor acknowledge frames while true (a server stuck before its database). */
+  swallowFrames = false;
+  /** Frames received while swallowing, in arrival order. */
+  readonly swallowed: TelemetryFrame[] = [];
   readonly credentials = new Map<string, NodeRecord>();
   readonly nodesByHostname = new Map<string, NodeRecord>();
   enrollments = 0;
@@ -159,6 +163,10 @@ export class FakeAgentServer {
         return ack({ ok: false, error: { code: 'NOT_READY', message: 'send inventory first' } });
       const parsed = ZTelemetryFrame.safeParse(frame);
       if (!parsed.success) return ack({ ok: false, error: protocolErrorFromZod(parsed.error) });
+      if (this.swallowFrames) {
+        this.swallowed.push(parsed.data);
+        return;
+      }
       const refusal = this.refuseFrame(parsed.data);
       if (refusal) return ack({ ok: false, error: refusal });
       const duplicate = node.frames.has(parsed.data.seq);

@@ -4,11 +4,16 @@ import type { Assignments, DeploymentSample, GpuInventory, GpuSample } from '../
 export type TelemetrySample = { gpus: GpuSample[]; deployments: DeploymentSample[] };
 
 /**
- * Where the agent's telemetry comes from: the simulator today; nvidia-smi, dcgm-exporter
- * and model-server metrics later. The agent owns sequencing, buffering and transport, so a
- * source only reads (or invents) numbers.
+ * Where the agent's telemetry comes from: the simulator, nvidia-smi, dcgm-exporter or
+ * model-server metrics (sources/<name>/), or several at once (CompositeSource). The agent
+ * owns sequencing, buffering and transport, so a source only reads (or invents) numbers.
  */
 export interface TelemetrySource {
+  /**
+   * True when some readings are differences between two reads (counters, histograms): the
+   * first sample after start then only sets a baseline.
+   */
+  readonly cumulative?: boolean;
   /** The node's GPUs; asked again on every connection, so a changed machine is reported. */
   inventory(): Promise<GpuInventory[]>;
   /** Readings for the interval that just ended; `intervalMs` is its length. */

@@ -91,6 +91,8 @@ export function gpuSample(
     smClockMHz: Math.round(clock / 15) * 15,
     xidErrors: 0,
     eccErrors: 0,
+    remappedRowsPending: false,
+    remappedRowsFailed: false,
   };
 }
 
