@@ -69,3 +69,39 @@ export function mean(values: readonly number[]): number | null {
   for (const v of values) sum += v;
   return sum / values.length;
 }
+
+/** "45 s", "12 min", "3 h 05 min", "2 d 4 h"; an em dash for null. */
+export function fmtDuration(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined || !Number.isFinite(ms)) return DASH;
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return `${s} s`;
+  const min = Math.floor(s / 60);
+  if (min < 60) return `${min} min`;
+  const h = Math.floor(min / 60);
+  if (h < 24) return `${h} h ${String(min % 60).padStart(2, '0')} min`;
+  return `${Math.floor(h / 24)} d ${h % 24} h`;
+}
+
+/** GPU-hours with a precision that suits the size: 0.08, 1.3, 42. */
+export function fmtGpuHours(hours: number | null | undefined): string {
+  if (hours === null || hours === undefined || !Number.isFinite(hours)) return DASH;
+  return hours >= 100 ? hours.toFixed(0) : hours >= 10 ? hours.toFixed(1) : hours.toFixed(2);
+}
+
+/** An axis label for a time: seconds for short spans, the date for spans over a day. */
+export function fmtAxisTime(at: number, spanMs: number): string {
+  const d = new Date(at);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  if (spanMs <= 20 * 60_000) return fmtClock(at);
+  if (spanMs <= 26 * 3600_000) return `${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  return `${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+/** A tooltip label for a time: the clock, with the date for long windows. */
+export function fmtWhen(at: number, spanMs: number): string {
+  const d = new Date(at);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return spanMs > 26 * 3600_000
+    ? `${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${fmtClock(at)}`
+    : fmtClock(at);
+}

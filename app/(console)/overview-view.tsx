@@ -1,9 +1,12 @@
 'use client';
 
 import { useQuery } from '@tanstack/react-query';
+import { useState } from 'react';
 import { LatencyGrid } from '@/components/charts/latency-grid';
+import { type ChartWindow, WindowSelector, windowCaption } from '@/components/charts/window-selector';
 import { FleetStats } from '@/components/fleet/fleet-stats';
 import { GpuHeatmap } from '@/components/fleet/gpu-heatmap';
+import { IdleGpusPanel } from '@/components/fleet/idle-gpus-panel';
 import { useLive, useLiveValue } from '@/components/live/use-live';
 import { useTRPC } from '@/components/trpc/client';
 import { ErrorState, Loading, Panel, QueryView } from '@/components/ui/states';
@@ -14,6 +17,7 @@ export function OverviewView() {
   useLive('fleet');
   const overview = useQuery(trpc.fleet.overview.queryOptions());
   const deployments = useQuery(trpc.fleet.deployments.queryOptions(undefined, { refetchInterval: 15_000 }));
+  const [window, setWindow] = useState<ChartWindow>('live');
 
   return (
     <div className="page">
@@ -24,12 +28,18 @@ export function OverviewView() {
       <Panel title="GPU utilization">
         <GpuHeatmap />
       </Panel>
+      <IdleGpusPanel />
       <Panel
         title="Deployment latency"
-        actions={<span className="muted">p50 / p95 / p99, last 5 minutes</span>}
+        actions={
+          <span className="panel-actions-row">
+            <span className="muted">p50 / p95 / p99, {windowCaption(window)}</span>
+            <WindowSelector value={window} onChange={setWindow} />
+          </span>
+        }
       >
         <QueryView query={deployments} loadingLabel="Loading deployments…">
-          {(list) => <LatencyGrid deployments={list} />}
+          {(list) => <LatencyGrid deployments={list} window={window} />}
         </QueryView>
       </Panel>
     </div>

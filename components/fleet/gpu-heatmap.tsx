@@ -2,19 +2,32 @@
 
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useRouter } from 'next/navigation';
-import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
+import { useCallback, useDeferredValue, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
+import {
+  filterGpus,
+  filterOptions,
+  filtersFromSearch,
+  filtersToSearch,
+  HeatmapFilterBar,
+  type HeatmapFilters,
+  IDLE_ALLOCATED_AFTER_MS,
+  IDLE_UTIL_PCT,
+  isFiltered,
+  NO_FILTERS,
+} from '@/components/fleet/heatmap-filters';
 import { utilColor } from '@/components/fleet/util-color';
-import { fmtCelsius, fmtMemory, fmtPct, fmtWatts } from '@/components/format';
+import { fmtCelsius, fmtDuration, fmtMemory, fmtPct, fmtWatts } from '@/components/format';
 import { useLiveEvent } from '@/components/live/use-live';
 import { type GpuView, useTRPC } from '@/components/trpc/client';
 import { EmptyState, ErrorState, Loading } from '@/components/ui/states';
 import type { GpuLivePoint } from '@/lib/protocol/live';
 
 /**
- * Every GPU of the fleet as one small square, grouped by node (one labelled row per node,
- * rows flowing into as many columns as fit) and by cluster. Drawn on a canvas, only in
- * requestAnimationFrame, so ten thousand GPUs at one frame per second stay cheap; the
- * previous frame stays on screen until the next one is drawn.
+ * Every GPU of the fleet (or those the filters keep) as one small square, grouped by node
+ * (one labelled row per node, rows flowing into as many columns as fit) and by cluster.
+ * Drawn on a canvas, only in requestAnimationFrame, so ten thousand GPUs at one frame per
+ * second stay cheap; the previous frame stays on screen until the next one is drawn.
+ * Allocated GPUs idle for five minutes or more get an amber outline.
  */
 
 type Cell = { gpu: GpuView; x: number; y: number };
@@ -30,6 +43,8 @@ type Layout = {
   blocks: Block[];
   sections: Section[];
   gpuCount: number;
+  /** The drawn GPUs' ids, in drawing order. */
+  ids: string[];
 };
 
 const COLORS = {
@@ -41,8 +56,9 @@ const COLORS = {
   noDataEdge: '#3a4452',
   failed: '#e5484d',
   failedMark: '#2a0d0f',
-  cordoned: '#f5a524',
+  cordoned: '#c9d1dc',
   degraded: '#f5a524',
+  allocatedIdle: '#f5a524',
   hoverRow: 'rgba(255, 255, 255, 0.05)',
   hoverCell: '#ffffff',
 };
@@ -112,7 +128,8 @@ function computeLayout(gpus: readonly GpuView[], width: number): Layout {
     }
     y += 6;
   }
-  return { width, height: Math.max(y, 40), cell, gap, labelW, fontPx, blocks, sections, gpuCount: n };
+  const ids = blocks.flatMap((b) => b.cells.map((c) => c.gpu.id));
+  return { width, height: Math.max(y, 40), cell, gap, labelW, fontPx, blocks, sections, gpuCount: n, ids };
 }
 
 type Hover = { block: Block; cell: Cell | null; px: number; py: number };
@@ -147,8 +164,34 @@ export function GpuHeatmap() {
   const [, setTick] = useState(0);
   const [hasLive, setHasLive] = useState(false);
 
-  const layout = useMemo(() => (gpus && width > 0 ? computeLayout(gpus, width) : null), [gpus, width]);
+  // Filters live in the address (`?state=free`), so a filtered view can be shared or reloaded.
+  const [filters, setFilters] = useState<HeatmapFilters>(NO_FILTERS);
+  useEffect(() => {
+    setFilters(filtersFromSearch(window.location.search));
+  }, []);
+  const changeFilters = useCallback((next: HeatmapFilters) => {
+    setFilters(next);
+    const url = `${window.location.pathname}${filtersToSearch(next)}${window.location.hash}`;
+    window.history.replaceState(window.history.state, '', url);
+  }, []);
+  // Typing in the search box stays responsive however many GPUs are re-laid out.
+  const appliedFilters = useDeferredValue(filters);
+
+  const options = useMemo(() => filterOptions(gpus ?? []), [gpus]);
+  const shown = useMemo(() => (gpus ? filterGpus(gpus, appliedFilters) : null), [gpus, appliedFilters]);
+  const layout = useMemo(() => (shown && width > 0 ? computeLayout(shown, width) : null), [shown, width]);
   const gpuIds = useMemo(() => new Set(gpus?.map((g) => g.id) ?? []), [gpus]);
+
+  // When each GPU went idle, as of the list; with the live frames this decides the amber outline.
+  const listAt = gpusQuery.dataUpdatedAt;
+  const idleSinceRef = useRef<Map<string, number>>(new Map());
+  useEffect(() => {
+    const idleSince = new Map<string, number>();
+    for (const gpu of gpus ?? []) {
+      if (gpu.owner && gpu.idleForMs !== null) idleSince.set(gpu.id, listAt - gpu.idleForMs);
+    }
+    idleSinceRef.current = idleSince;
+  }, [gpus, listAt]);
 
   const draw = useCallback(() => {
     rafRef.current = null;
@@ -174,13 +217,16 @@ export function GpuHeatmap() {
     const { cell, fontPx } = current;
     const live = liveRef.current;
     const hovered = hoverRef.current;
+    const idleSince = idleSinceRef.current;
+    const idleBefore = Date.now() - IDLE_ALLOCATED_AFTER_MS;
+    const idleLine = Math.min(2.5, Math.max(1.5, cell / 7));
 
     ctx.textBaseline = 'middle';
     ctx.font = `600 11px ui-sans-serif, system-ui, sans-serif`;
     for (const section of current.sections) {
       ctx.fillStyle = COLORS.section;
       ctx.fillText(
-        `${section.cluster.toUpperCase()}  ·  ${section.nodes} nodes  ·  ${section.gpus} GPUs`,
+        `${section.cluster.toUpperCase()}  ·  ${section.nodes} ${section.nodes === 1 ? 'node' : 'nodes'}  ·  ${section.gpus} ${section.gpus === 1 ? 'GPU' : 'GPUs'}`,
         0,
         section.y + SECTION_H / 2 - 2,
       );
@@ -219,6 +265,15 @@ export function GpuHeatmap() {
           ctx.fillStyle = utilColor(point.util);
           ctx.fillRect(c.x, c.y, cell, cell);
         }
+        // Allocated, idle for 5 minutes or more, and still idle in the latest frame.
+        const since = idleSince.get(c.gpu.id);
+        const allocatedIdle =
+          since !== undefined && since <= idleBefore && point !== undefined && point.util < IDLE_UTIL_PCT;
+        if (allocatedIdle) {
+          ctx.strokeStyle = COLORS.allocatedIdle;
+          ctx.lineWidth = idleLine;
+          ctx.strokeRect(c.x + idleLine / 2, c.y + idleLine / 2, cell - idleLine, cell - idleLine);
+        }
         if (c.gpu.cordoned) {
           ctx.strokeStyle = COLORS.cordoned;
           ctx.lineWidth = 1.5;
@@ -226,7 +281,7 @@ export function GpuHeatmap() {
           ctx.moveTo(c.x, c.y + cell);
           ctx.lineTo(c.x + cell, c.y);
           ctx.stroke();
-          ctx.strokeRect(c.x + 0.75, c.y + 0.75, cell - 1.5, cell - 1.5);
+          if (!allocatedIdle) ctx.strokeRect(c.x + 0.75, c.y + 0.75, cell - 1.5, cell - 1.5);
         } else if (c.gpu.health === 'degraded') {
           ctx.fillStyle = COLORS.degraded;
           ctx.beginPath();
@@ -259,12 +314,21 @@ export function GpuHeatmap() {
   const publish = useCallback((frameAt: number | null) => {
     const canvas = canvasRef.current;
     if (!canvas) return;
-    canvas.setAttribute('data-gpu-count', String(layoutRef.current?.gpuCount ?? 0));
+    const current = layoutRef.current;
+    canvas.setAttribute('data-gpu-count', String(current?.gpuCount ?? 0));
+    // The mean of what is drawn (every GPU when nothing is filtered out).
     const points = liveRef.current;
-    if (points.size > 0) {
-      let sum = 0;
-      for (const p of points.values()) sum += p.util;
-      canvas.setAttribute('data-mean-util', (sum / points.size).toFixed(1));
+    let sum = 0;
+    let count = 0;
+    for (const id of current?.ids ?? []) {
+      const p = points.get(id);
+      if (p) {
+        sum += p.util;
+        count += 1;
+      }
+    }
+    if (count > 0) {
+      canvas.setAttribute('data-mean-util', (sum / count).toFixed(1));
     } else {
       canvas.removeAttribute('data-mean-util');
     }
@@ -282,6 +346,17 @@ export function GpuHeatmap() {
 
   useEffect(() => {
     layoutRef.current = layout;
+    // The hovered square moves (or goes) with a new layout: follow it.
+    const hovered = hoverRef.current;
+    if (hovered) {
+      const block = layout?.blocks.find((b) => b.nodeId === hovered.block.nodeId) ?? null;
+      const cell = hovered.cell
+        ? (block?.cells.find((c) => c.gpu.id === hovered.cell!.gpu.id) ?? null)
+        : null;
+      const next = block && (cell || !hovered.cell) ? { ...hovered, block, cell } : null;
+      hoverRef.current = next;
+      setHover(next);
+    }
     publish(null);
     scheduleDraw();
   }, [layout, publish, scheduleDraw]);
@@ -296,7 +371,7 @@ export function GpuHeatmap() {
     if (next.size > 0 !== hasLive) setHasLive(next.size > 0);
     if (hoverRef.current) setTick((t) => t + 1);
     // A GPU that is not in the list yet (a node just enrolled): fetch the list again, at most every 10 s.
-    const known = layoutRef.current?.gpuCount ?? 0;
+    const known = gpus?.length ?? 0;
     if (gpus && (update.gpus.length > known || update.gpus.some((p) => !gpuIds.has(p.id)))) {
       const now = Date.now();
       if (now - lastUnknownRefetch.current > 10_000) {
@@ -344,7 +419,9 @@ export function GpuHeatmap() {
     };
     const onClick = (event: MouseEvent) => {
       const { hit } = locate(event);
-      if (hit) router.push(`/nodes/${hit.block.nodeId}`);
+      if (!hit) return;
+      // A square opens its GPU; the hostname label (or the row around the squares) its node.
+      router.push(hit.cell ? `/gpus/${hit.cell.gpu.id}` : `/nodes/${hit.block.nodeId}`);
     };
     canvas.addEventListener('mousemove', onMove);
     canvas.addEventListener('mouseleave', onLeave);
@@ -372,16 +449,39 @@ export function GpuHeatmap() {
       {gpus && gpusQuery.error && (
         <p className="inline-error">Could not refresh the GPU list: {gpusQuery.error.message}</p>
       )}
-      <div className="heatmap-canvas-wrap" hidden={!gpus || gpus.length === 0}>
+      {gpus && gpus.length > 0 && (
+        <HeatmapFilterBar
+          filters={filters}
+          options={options}
+          onChange={changeFilters}
+          shown={shown?.length ?? 0}
+          total={gpus.length}
+        />
+      )}
+      {gpus && gpus.length > 0 && shown?.length === 0 && (
+        <EmptyState>
+          No GPU matches these filters.{' '}
+          <button type="button" className="button button-ghost" onClick={() => changeFilters(NO_FILTERS)}>
+            Clear filters
+          </button>
+        </EmptyState>
+      )}
+      <div className="heatmap-canvas-wrap" hidden={!gpus || gpus.length === 0 || shown?.length === 0}>
         <canvas
           ref={canvasRef}
           data-testid="gpu-heatmap"
+          data-filtered={isFiltered(appliedFilters) ? 'true' : 'false'}
           role="img"
-          aria-label={`Utilization of ${gpus?.length ?? 0} GPUs, grouped by node`}
+          aria-label={`Utilization of ${shown?.length ?? 0} GPUs, grouped by node`}
           className="heatmap-canvas"
         />
         {hover?.cell && (
-          <GpuTooltip hover={hover} point={liveRef.current.get(hover.cell.gpu.id)} width={width} />
+          <GpuTooltip
+            hover={hover}
+            point={liveRef.current.get(hover.cell.gpu.id)}
+            width={width}
+            idleSince={idleSinceRef.current.get(hover.cell.gpu.id)}
+          />
         )}
         {hover && !hover.cell && (
           <div className="heatmap-tooltip" style={tooltipPosition(hover, width)}>
@@ -405,12 +505,18 @@ function GpuTooltip({
   hover,
   point,
   width,
+  idleSince,
 }: {
   hover: Hover;
   point: GpuLivePoint | undefined;
   width: number;
+  idleSince: number | undefined;
 }) {
   const gpu = hover.cell!.gpu;
+  const idleFor =
+    idleSince !== undefined && point !== undefined && point.util < IDLE_UTIL_PCT
+      ? Date.now() - idleSince
+      : null;
   const state =
     gpu.health === 'failed'
       ? 'failed'
@@ -437,7 +543,16 @@ function GpuTooltip({
         <dd>{fmtCelsius(point?.tempC)}</dd>
         <dt>Owner</dt>
         <dd>{gpu.owner ? `${gpu.owner.name} (${gpu.owner.kind})` : 'unallocated'}</dd>
+        {idleFor !== null && (
+          <>
+            <dt>Idle for</dt>
+            <dd className={idleFor >= IDLE_ALLOCATED_AFTER_MS ? 'text-warn' : undefined}>
+              {fmtDuration(idleFor)}
+            </dd>
+          </>
+        )}
       </dl>
+      <div className="tt-hint muted">Click to open this GPU</div>
     </div>
   );
 }
@@ -462,7 +577,10 @@ function HeatmapLegend() {
       <span className="legend-item">
         <span className="legend-swatch swatch-degraded" aria-hidden="true" /> degraded
       </span>
-      <span className="legend-item muted">Click a node row to open it</span>
+      <span className="legend-item">
+        <span className="legend-swatch swatch-allocated-idle" aria-hidden="true" /> allocated, idle ≥ 5 min
+      </span>
+      <span className="legend-item muted">Click a GPU to open it, a hostname to open its node</span>
     </div>
   );
 }

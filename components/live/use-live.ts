@@ -278,3 +278,20 @@ export function useLiveEvent<E extends LiveEvent>(
   });
   useEffect(() => connection().on(event, (payload) => ref.current(payload)), [event]);
 }
+
+/**
+ * Joins several live rooms while mounted (e.g. the `node:<id>` rooms of a deployment's
+ * GPUs). Frames of different rooms arrive as separate events: read them with `useLiveEvent`.
+ */
+export function useLiveRooms(rooms: readonly LiveRoom[]): LiveStatus {
+  const status = useLiveConnection();
+  const key = [...new Set(rooms)].sort().join(' ');
+  useEffect(() => {
+    if (!key) return;
+    const leaves = key.split(' ').map((room) => connection().join(room as LiveRoom));
+    return () => {
+      for (const leave of leaves) leave();
+    };
+  }, [key]);
+  return status;
+}

@@ -10,3 +10,5 @@ export type NodeView = RouterOutputs['fleet']['nodes'][number];
 export type NodeDetail = RouterOutputs['fleet']['node'];
 export type DeploymentView = RouterOutputs['fleet']['deployments'][number];
 export type LatencyHistory = RouterOutputs['fleet']['latencyHistory'];
+export type DeploymentDetail = RouterOutputs['fleet']['deployment'];
+export type IdleGpus = RouterOutputs['fleet']['idleGpus'];

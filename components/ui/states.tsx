@@ -61,14 +61,16 @@ export function Panel({
   actions,
   children,
   className,
+  testId,
 }: {
   title?: ReactNode;
   actions?: ReactNode;
   children: ReactNode;
   className?: string;
+  testId?: string;
 }) {
   return (
-    <section className={className ? `panel ${className}` : 'panel'}>
+    <section className={className ? `panel ${className}` : 'panel'} data-testid={testId}>
       {(title || actions) && (
         <header className="panel-header">
           {title && <h2 className="panel-title">{title}</h2>}

@@ -1,8 +1,10 @@
 'use client';
 
 import { useQuery } from '@tanstack/react-query';
-import { useMemo } from 'react';
+import Link from 'next/link';
+import { useMemo, useState } from 'react';
 import { LatencyGrid } from '@/components/charts/latency-grid';
+import { type ChartWindow, WindowSelector, windowCaption } from '@/components/charts/window-selector';
 import { fmtInt, fmtMs, fmtRate } from '@/components/format';
 import { useLive, useLiveValue } from '@/components/live/use-live';
 import { type DeploymentView, useTRPC } from '@/components/trpc/client';
@@ -13,6 +15,7 @@ export function DeploymentsView() {
   const trpc = useTRPC();
   useLive('fleet');
   const deployments = useQuery(trpc.fleet.deployments.queryOptions(undefined, { refetchInterval: 15_000 }));
+  const [window, setWindow] = useState<ChartWindow>('live');
 
   return (
     <div className="page">
@@ -35,8 +38,16 @@ export function DeploymentsView() {
         )}
       </Panel>
       {deployments.data && deployments.data.length > 0 && (
-        <Panel title="Latency" actions={<span className="muted">p50 / p95 / p99, last 5 minutes</span>}>
-          <LatencyGrid deployments={deployments.data} />
+        <Panel
+          title="Latency"
+          actions={
+            <span className="panel-actions-row">
+              <span className="muted">p50 / p95 / p99, {windowCaption(window)}</span>
+              <WindowSelector value={window} onChange={setWindow} />
+            </span>
+          }
+        >
+          <LatencyGrid deployments={deployments.data} window={window} />
         </Panel>
       )}
     </div>
@@ -75,7 +86,11 @@ function DeploymentsTable({ deployments }: { deployments: DeploymentView[] }) {
             const within = p95 === null ? null : p95 <= d.sloP95Ms;
             return (
               <tr key={d.id} data-testid={`deployment-row-${d.name}`}>
-                <td className="link-strong">{d.name}</td>
+                <td>
+                  <Link href={`/deployments/${d.id}`} className="link-strong">
+                    {d.name}
+                  </Link>
+                </td>
                 <td className="small">{d.modelName}</td>
                 <td className="num">{d.gpus}</td>
                 <td className="num">

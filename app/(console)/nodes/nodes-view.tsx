@@ -76,6 +76,7 @@ function NodesTable({
             const points = node.gpus.map((g) => (livePoints ? livePoints.get(g.id) : (g.live ?? undefined)));
             const utils = points.filter((p): p is GpuLivePoint => p !== undefined).map((p) => p.util);
             const meanUtil = livePoints ? mean(utils) : node.meanUtilizationPct;
+            const cordonedGpus = node.gpus.filter((g) => g.cordonedBy === 'gpu').length;
             return (
               <tr key={node.id} data-testid={`node-row-${node.hostname}`} data-status={status}>
                 <td>
@@ -92,6 +93,16 @@ function NodesTable({
                       <Badge tone="warn">cordoned</Badge>
                     </>
                   )}
+                  {!node.cordoned && cordonedGpus > 0 && (
+                    <>
+                      {' '}
+                      <span data-testid={`node-cordoned-gpus-${node.hostname}`}>
+                        <Badge tone="warn">
+                          {cordonedGpus} {cordonedGpus === 1 ? 'GPU' : 'GPUs'} cordoned
+                        </Badge>
+                      </span>
+                    </>
+                  )}
                 </td>
                 <td className="num">{node.gpuCount}</td>
                 <td>
@@ -102,7 +113,7 @@ function NodesTable({
                         <UtilBar
                           key={g.id}
                           value={p?.util}
-                          title={`GPU ${g.index}: ${p ? fmtPct(p.util) : 'no data'}${g.owner ? ` · ${g.owner.name}` : ''}`}
+                          title={`GPU ${g.index}: ${p ? fmtPct(p.util) : 'no data'}${g.owner ? ` · ${g.owner.name}` : ''}${g.cordoned ? ' · cordoned' : ''}`}
                           vertical
                         />
                       );

@@ -1,10 +1,18 @@
 'use client';
 
-import { useQuery } from '@tanstack/react-query';
+import { useQueries, useQuery } from '@tanstack/react-query';
 import Link from 'next/link';
 import { useEffect, useMemo, useRef, useState } from 'react';
-import { CartesianGrid, Line, LineChart, Tooltip, XAxis, YAxis } from 'recharts';
-import { fmtAgo, fmtCelsius, fmtClock, fmtMemory, fmtMHz, fmtPct, fmtWatts, mean } from '@/components/format';
+import { CHART_COLORS, MetricChart } from '@/components/charts/metric-chart';
+import {
+  type ChartWindow,
+  historyRefetchInterval,
+  historyWindowOf,
+  WINDOW_LABEL,
+  WindowSelector,
+} from '@/components/charts/window-selector';
+import { CordonControl } from '@/components/fleet/cordon-control';
+import { fmtAgo, fmtCelsius, fmtMemory, fmtMHz, fmtPct, fmtWatts, mean } from '@/components/format';
 import { useLive, useLiveEvent, useLiveValue, useNodeStatuses } from '@/components/live/use-live';
 import { type NodeDetail, useTRPC } from '@/components/trpc/client';
 import {
@@ -19,7 +27,7 @@ import {
 } from '@/components/ui/states';
 import type { GpuLivePoint } from '@/lib/protocol/live';
 
-type UtilPoint = { at: number; util: number | null };
+type UtilPoint = { at: number; util: number | null; utilRange?: [number, number] | null };
 /** One point a second: the chart covers the last half hour the page was open. */
 const MAX_UTIL_POINTS = 1_800;
 
@@ -109,7 +117,9 @@ function NodeDetailLoaded({
             <Badge tone={NODE_STATUS_TONE[status] ?? 'muted'}>
               <span data-testid="node-status">{status}</span>
             </Badge>
-            {node.cordoned && <Badge tone="warn">cordoned</Badge>}
+            <Badge tone={node.cordoned ? 'warn' : 'ok'}>
+              <span data-testid="node-cordon-state">{node.cordoned ? 'cordoned' : 'schedulable'}</span>
+            </Badge>
             <span>
               <span className="muted">Cluster</span> {node.clusterName}
             </span>
@@ -131,11 +141,16 @@ function NodeDetailLoaded({
             </ul>
           )}
         </div>
-        <div className="node-header-stat">
-          <div className="stat-label">Mean GPU utilization</div>
-          <div className="stat-value">
-            <span data-testid="node-mean-util">{currentMean === null ? '—' : currentMean.toFixed(1)}</span>
-            <span className="stat-unit">%</span>
+        <div className="header-side">
+          <div className="node-header-stat">
+            <div className="stat-label">Mean GPU utilization</div>
+            <div className="stat-value">
+              <span data-testid="node-mean-util">{currentMean === null ? '—' : currentMean.toFixed(1)}</span>
+              <span className="stat-unit">%</span>
+            </div>
+          </div>
+          <div className="header-actions">
+            <CordonControl target={{ kind: 'node', nodeId: node.id }} cordoned={node.cordoned} />
           </div>
         </div>
       </div>
@@ -165,16 +180,33 @@ function NodeDetailLoaded({
                 {node.gpus.map((g) => {
                   const p = livePoints.get(g.id);
                   return (
-                    <tr key={g.id} data-testid={`gpu-row-${g.index}`}>
-                      <td className="num">{g.index}</td>
-                      <td className="mono small">{g.uuid}</td>
+                    <tr
+                      key={g.id}
+                      data-testid={`gpu-row-${g.index}`}
+                      data-cordoned={g.cordoned ? 'true' : 'false'}
+                      className={g.cordoned ? 'row-cordoned' : undefined}
+                    >
+                      <td className="num">
+                        <Link href={`/gpus/${g.id}`} className="link-strong" aria-label={`GPU ${g.index}`}>
+                          {g.index}
+                        </Link>
+                      </td>
+                      <td className="mono small">
+                        <Link href={`/gpus/${g.id}`} data-testid={`gpu-link-${g.index}`}>
+                          {g.uuid}
+                        </Link>
+                      </td>
                       <td className="small">{g.modelName}</td>
                       <td>
                         <Badge tone={GPU_HEALTH_TONE[g.health] ?? 'muted'}>{g.health}</Badge>
                         {g.cordoned && (
                           <>
                             {' '}
-                            <Badge tone="warn">cordoned</Badge>
+                            <span title={g.cordonedBy === 'node' ? 'cordoned with its node' : 'cordoned'}>
+                              <Badge tone="warn">
+                                {g.cordonedBy === 'node' ? 'cordoned (node)' : 'cordoned'}
+                              </Badge>
+                            </span>
                           </>
                         )}
                       </td>
@@ -202,9 +234,7 @@ function NodeDetailLoaded({
         )}
       </Panel>
 
-      <Panel title="Mean GPU utilization" actions={<span className="muted">since this page was opened</span>}>
-        <UtilChart points={utilHistory} />
-      </Panel>
+      <NodeUtilPanel gpuIds={node.gpus.map((g) => g.id)} livePoints={utilHistory} />
     </div>
   );
 }
@@ -212,56 +242,91 @@ function NodeDetailLoaded({
 function OwnerCell({ owner }: { owner: NonNullable<NodeDetail['gpus'][number]['owner']> }) {
   return (
     <span>
-      {owner.kind === 'deployment' ? <Link href="/deployments">{owner.name}</Link> : owner.name}{' '}
+      {owner.kind === 'deployment' ? <Link href={`/deployments/${owner.id}`}>{owner.name}</Link> : owner.name}{' '}
       <span className="muted small">{owner.kind}</span>
     </span>
   );
 }
 
-function UtilChart({ points }: { points: UtilPoint[] }) {
-  if (points.length === 0) {
-    return (
-      <div className="chart-empty" style={{ height: 180 }}>
-        Waiting for telemetry…
-      </div>
-    );
-  }
+/**
+ * The node's mean GPU utilization over a window, with the spread of its GPUs (the lowest
+ * minimum to the highest maximum) as a band. Live: one point per frame since the page was
+ * opened; other windows: the GPUs' stored rollups, merged per bucket.
+ */
+function NodeUtilPanel({ gpuIds, livePoints }: { gpuIds: string[]; livePoints: UtilPoint[] }) {
+  const trpc = useTRPC();
+  const [window, setWindow] = useState<ChartWindow>('live');
+  const stored = window !== 'live';
+  const histories = useQueries({
+    queries: gpuIds.map((gpuId) =>
+      trpc.fleet.gpuHistory.queryOptions(
+        { gpuId, window: historyWindowOf(window) },
+        { enabled: stored, refetchInterval: historyRefetchInterval(window) },
+      ),
+    ),
+  });
+  const pending = stored && histories.some((h) => h.isPending);
+  const error = histories.find((h) => h.error)?.error ?? null;
+  const updatedAt = histories.map((h) => h.dataUpdatedAt).join(',');
+
+  // biome-ignore lint/correctness/useExhaustiveDependencies: `updatedAt` marks a change to any history.
+  const merged = useMemo(() => {
+    if (!stored) return [];
+    const resolutionMs = Math.max(0, ...histories.map((h) => (h.data?.resolutionS ?? 0) * 1000));
+    if (resolutionMs === 0) return [];
+    const buckets = new Map<number, { sum: number; n: number; min: number; max: number }>();
+    for (const h of histories) {
+      for (const p of h.data?.points ?? []) {
+        const at = Math.floor(p.at / resolutionMs) * resolutionMs;
+        const b = buckets.get(at);
+        if (b) {
+          b.sum += p.utilMean;
+          b.n += 1;
+          b.min = Math.min(b.min, p.utilMin);
+          b.max = Math.max(b.max, p.utilMax);
+        } else buckets.set(at, { sum: p.utilMean, n: 1, min: p.utilMin, max: p.utilMax });
+      }
+    }
+    return [...buckets.entries()]
+      .sort((a, b) => a[0] - b[0])
+      .map(([at, b]): UtilPoint => ({ at, util: b.sum / b.n, utilRange: [b.min, b.max] }));
+  }, [stored, updatedAt]);
+
+  const points = stored ? merged : livePoints;
   return (
-    <div data-testid="node-util-chart" data-points={points.length}>
-      <LineChart
-        responsive
-        style={{ width: '100%', height: 180 }}
+    <Panel
+      title="Mean GPU utilization"
+      actions={
+        <span className="panel-actions-row">
+          <span className="muted">
+            {stored ? `over ${WINDOW_LABEL[window]}` : 'live, since this page was opened'}
+          </span>
+          <WindowSelector value={window} onChange={setWindow} />
+        </span>
+      }
+    >
+      <MetricChart
+        testId="node-util-chart"
         data={points}
-        margin={{ top: 8, right: 12, bottom: 0, left: 0 }}
-      >
-        <CartesianGrid stroke="#232a36" strokeDasharray="2 4" vertical={false} />
-        <XAxis
-          dataKey="at"
-          type="number"
-          scale="time"
-          domain={['dataMin', 'dataMax']}
-          tickFormatter={fmtClock}
-          stroke="#5d6778"
-          tick={{ fontSize: 11 }}
-          minTickGap={40}
-        />
-        <YAxis domain={[0, 100]} stroke="#5d6778" tick={{ fontSize: 11 }} width={40} unit="%" />
-        <Tooltip
-          isAnimationActive={false}
-          contentStyle={{ background: '#0b0e13', border: '1px solid #2c3442', borderRadius: 6, fontSize: 12 }}
-          labelFormatter={(at) => fmtClock(Number(at))}
-          formatter={(value) => (typeof value === 'number' ? `${value.toFixed(1)} %` : String(value))}
-        />
-        <Line
-          type="monotone"
-          dataKey="util"
-          name="mean util"
-          stroke="#4cc2ff"
-          strokeWidth={2}
-          dot={false}
-          isAnimationActive={false}
-        />
-      </LineChart>
-    </div>
+        series={[{ key: 'util', name: 'mean util', color: CHART_COLORS.blue, width: 2 }]}
+        band={stored ? { key: 'utilRange', name: 'GPU min – max', color: CHART_COLORS.blue } : undefined}
+        window={window}
+        yMax={100}
+        yWidth={52}
+        formatValue={(v) => `${v.toFixed(1)} %`}
+        formatTick={(v) => `${v} %`}
+        empty={
+          error ? (
+            <span className="inline-error">Could not load history: {error.message}</span>
+          ) : pending ? (
+            'Loading…'
+          ) : stored ? (
+            `Nothing stored for the last ${WINDOW_LABEL[window]}.`
+          ) : (
+            'Waiting for telemetry…'
+          )
+        }
+      />
+    </Panel>
   );
 }
