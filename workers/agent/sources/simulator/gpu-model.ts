@@ -27,9 +27,14 @@ export function clamp(value: number, low: number, high: number): number {
   return Math.min(high, Math.max(low, value));
 }
 
-/** Utilization of a GPU serving a replica that uses `busyFraction` of its capacity. */
+/**
+ * Utilization of a GPU serving a replica that uses `busyFraction` of its capacity. The
+ * jitter grows with load: a replica with almost no traffic reads steadily near zero, as
+ * real idle GPUs do, instead of blipping over the 5 % idle line now and then.
+ */
 export function servingUtilizationPct(busyFraction: number, rng: Rng): number {
-  return clamp(clamp(busyFraction, 0, 1) * 92 + 2 * standardNormal(rng), 0, 100);
+  const busy = clamp(busyFraction, 0, 1);
+  return clamp(busy * 92 + (0.3 + 2 * busy) * standardNormal(rng), 0, 100);
 }
 
 export function idleUtilizationPct(rng: Rng): number {
