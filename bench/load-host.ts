@@ -8,12 +8,24 @@ import { io, type Socket } from 'socket.io-client';
 import WebSocket from 'ws';
 import { type BenchNode, benchFrame } from './fleet';
 
-type Command = { url: string; nodes: BenchNode[]; mode: 'paced' | 'max'; target: 'switchyard' | 'bare'; window: number; durationMs: number };
+type Command = {
+  /** Replaced by the agents that connected. */ url: string;
+  nodes: BenchNode[];
+  mode: 'paced' | 'max';
+  target: 'switchyard' | 'bare';
+  window: number;
+  durationMs: number;
+};
 
 type Link = { send: (frame: ReturnType<typeof benchFrame>) => Promise<boolean>; close: () => void };
 
 async function connectSwitchyard(url: string, node: BenchNode): Promise<Link> {
-  const socket: Socket = io(`${url}/agent`, { auth: { token: node.credential }, transports: ['websocket'], forceNew: true, reconnection: false });
+  const socket: Socket = io(`${url}/agent`, {
+    auth: { token: node.credential },
+    transports: ['websocket'],
+    forceNew: true,
+    reconnection: false,
+  });
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', () => resolve());
     socket.once('connect_error', reject);
@@ -22,12 +34,20 @@ async function connectSwitchyard(url: string, node: BenchNode): Promise<Link> {
     protocolVersion: 1,
     hostname: node.hostname,
     agentVersion: 'bench/1',
-    gpus: node.gpuUuids.map((uuid, index) => ({ index, uuid, name: 'NVIDIA H100 80GB HBM3', memoryTotalMiB: 81559 })),
+    gpus: node.gpuUuids.map((uuid, index) => ({
+      index,
+      uuid,
+      name: 'NVIDIA H100 80GB HBM3',
+      memoryTotalMiB: 81559,
+    })),
   });
   if (!ack.ok) throw new Error(`inventory refused: ${JSON.stringify(ack.error)}`);
   return {
     send: async (frame) => {
-      const reply = await socket.timeout(30_000).emitWithAck('telemetry', frame).catch(() => null);
+      const reply = await socket
+        .timeout(30_000)
+        .emitWithAck('telemetry', frame)
+        .catch(() => null);
       return reply?.ok === true;
     },
     close: () => socket.disconnect(),
@@ -58,11 +78,24 @@ async function connectBare(url: string): Promise<Link> {
 
 process.on('message', async (command: Command) => {
   const links: Link[] = [];
+  const nodes: BenchNode[] = [];
+  let connectFailures = 0;
   for (let i = 0; i < command.nodes.length; i += 50) {
     const batch = command.nodes.slice(i, i + 50);
-    links.push(...(await Promise.all(batch.map((n) => (command.target === 'switchyard' ? connectSwitchyard(command.url, n) : connectBare(command.url))))));
+    const results = await Promise.allSettled(
+      batch.map((n) =>
+        command.target === 'switchyard' ? connectSwitchyard(command.url, n) : connectBare(command.url),
+      ),
+    );
+    results.forEach((result, j) => {
+      if (result.status === 'fulfilled') {
+        links.push(result.value);
+        nodes.push(batch[j]!);
+      } else connectFailures += 1;
+    });
   }
-  process.send!({ type: 'connected', count: links.length });
+  command.nodes = nodes;
+  process.send!({ type: 'connected', count: links.length, failures: connectFailures });
 
   let acked = 0;
   let failed = 0;
@@ -110,7 +143,8 @@ process.on('message', async (command: Command) => {
   await new Promise((r) => setTimeout(r, 1500));
   clearInterval(report);
   ackLatencies.sort((a, b) => a - b);
-  const q = (p: number) => ackLatencies[Math.min(ackLatencies.length - 1, Math.floor(p * ackLatencies.length))] ?? null;
+  const q = (p: number) =>
+    ackLatencies[Math.min(ackLatencies.length - 1, Math.floor(p * ackLatencies.length))] ?? null;
   process.send!({ type: 'done', acked, failed, ackP50: q(0.5), ackP99: q(0.99) });
   for (const link of links) link.close();
   setTimeout(() => process.exit(0), 200);

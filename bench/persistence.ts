@@ -1,5 +1,5 @@
-import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { RollupWriter } from '../server/services/telemetry/rollup-writer';
@@ -28,7 +28,10 @@ export async function benchPersistence(pool: pg.Pool, nodes: BenchNode[], rounds
       writer.add(
         node.nodeId,
         '0',
-        { ...frame, gpus: frame.gpus.map((g) => ({ ...g, remappedRowsPending: false, remappedRowsFailed: false })) },
+        {
+          ...frame,
+          gpus: frame.gpus.map((g) => ({ ...g, remappedRowsPending: false, remappedRowsFailed: false })),
+        },
         node.gpuUuids.map((u) => gpuIdByUuid.get(u)!),
       );
     }
@@ -45,14 +48,34 @@ export async function benchPersistence(pool: pg.Pool, nodes: BenchNode[], rounds
         const id = gpuIdByUuid.get(node.gpuUuids[i]!)!;
         const ts = new Date(bucket).toISOString().replace('T', ' ').replace('Z', '');
         lines.push(
-          [id, 10, ts, 1, g.utilizationPct, g.utilizationPct, g.utilizationPct, g.memoryUsedMiB, g.memoryUsedMiB, g.powerW, g.powerW, g.temperatureC, g.temperatureC, g.smClockMHz, 0, 0].join('\t'),
+          [
+            id,
+            10,
+            ts,
+            1,
+            g.utilizationPct,
+            g.utilizationPct,
+            g.utilizationPct,
+            g.memoryUsedMiB,
+            g.memoryUsedMiB,
+            g.powerW,
+            g.powerW,
+            g.temperatureC,
+            g.temperatureC,
+            g.smClockMHz,
+            0,
+            0,
+          ].join('\t'),
         );
       });
     }
     const client = await pool.connect();
     try {
       const copyStarted = performance.now();
-      await pipeline(Readable.from([`${lines.join('\n')}\n`]), client.query(copyFrom('COPY "BenchRollupCopy" FROM STDIN')));
+      await pipeline(
+        Readable.from([`${lines.join('\n')}\n`]),
+        client.query(copyFrom('COPY "BenchRollupCopy" FROM STDIN')),
+      );
       copyMs += performance.now() - copyStarted;
       copyRows += lines.length;
     } finally {
@@ -60,5 +83,9 @@ export async function benchPersistence(pool: pg.Pool, nodes: BenchNode[], rounds
     }
   }
   await pool.query('DROP TABLE "BenchRollupCopy"');
-  return { oursRowsPerSecond: (oursRows / oursMs) * 1000, copyRowsPerSecond: (copyRows / copyMs) * 1000, rowsPerRound: oursRows / rounds };
+  return {
+    oursRowsPerSecond: (oursRows / oursMs) * 1000,
+    copyRowsPerSecond: (copyRows / copyMs) * 1000,
+    rowsPerRound: oursRows / rounds,
+  };
 }

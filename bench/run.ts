@@ -9,9 +9,9 @@ import { Command } from 'commander';
 import pg from 'pg';
 import { io } from 'socket.io-client';
 import { z } from 'zod';
+import { hashPassword } from '../server/auth/passwords';
 import { startEmbeddedPostgres } from '../server/db/embedded-postgres';
 import { migrate } from '../server/db/migrate';
-import { hashPassword } from '../server/auth/passwords';
 import { type BenchNode, createBenchFleet } from './fleet';
 import { benchPersistence } from './persistence';
 
@@ -39,7 +39,7 @@ const WARMUP_MS = 5_000;
 const log = (message: string) => process.stdout.write(`[bench] ${message}\n`);
 
 type HostMessage =
-  | { type: 'connected'; count: number }
+  | { type: 'connected'; count: number; failures: number }
   | { type: 'progress'; acked: number; failed: number }
   | { type: 'done'; acked: number; failed: number; ackP50: number | null; ackP99: number | null };
 
@@ -48,28 +48,54 @@ function quantile(sorted: number[], q: number): number | null {
 }
 
 /** Runs the load hosts for one phase; resolves with acked frames per second (after warm-up). */
-async function runLoad(url: string, nodes: BenchNode[], mode: 'paced' | 'max', target: 'switchyard' | 'bare') {
+async function runLoad(
+  url: string,
+  nodes: BenchNode[],
+  mode: 'paced' | 'max',
+  target: 'switchyard' | 'bare',
+) {
   const hosts: ChildProcess[] = [];
   const per = Math.ceil(nodes.length / options.hosts);
   const progress = new Map<number, number>();
   const done: Extract<HostMessage, { type: 'done' }>[] = [];
   let connected = 0;
-  const allConnected = new Promise<void>((resolve) => {
+  let connectFailures = 0;
+  let hostsReady = 0;
+  const allConnected = new Promise<void>((resolve, reject) => {
     for (let h = 0; h < options.hosts; h++) {
       const slice = nodes.slice(h * per, (h + 1) * per);
-      const host = fork(path.join(ROOT, 'bench/load-host.ts'), [], { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
+      const host = fork(path.join(ROOT, 'bench/load-host.ts'), [], {
+        execArgv: ['--import', 'tsx'],
+        stdio: 'inherit',
+      });
       hosts.push(host);
       host.on('message', (message: HostMessage) => {
         if (message.type === 'connected') {
           connected += message.count;
-          if (connected === nodes.length) resolve();
+          connectFailures += message.failures;
+          hostsReady += 1;
+          if (hostsReady === options.hosts) resolve();
         } else if (message.type === 'progress') progress.set(h, message.acked);
         else done.push(message);
       });
-      host.send({ url, nodes: slice, mode, target, window: 4, durationMs: (options.duration * 1000) + WARMUP_MS });
+      host.once('exit', (code) => {
+        if (hostsReady < options.hosts)
+          reject(new Error(`a load process exited (${code}) before its agents connected`));
+      });
+      host.send({
+        url,
+        nodes: slice,
+        mode,
+        target,
+        window: 4,
+        durationMs: options.duration * 1000 + WARMUP_MS,
+      });
     }
   });
   await allConnected;
+  log(
+    `  ${connected} agents connected${connectFailures > 0 ? `, ${connectFailures} failed to connect` : ''}`,
+  );
   const total = () => [...progress.values()].reduce((a, b) => a + b, 0);
   await new Promise((r) => setTimeout(r, WARMUP_MS));
   const startAcked = total();
@@ -78,13 +104,22 @@ async function runLoad(url: string, nodes: BenchNode[], mode: 'paced' | 'max', t
   const framesPerSecond = ((total() - startAcked) / (Date.now() - startAt)) * 1000;
   await Promise.all(hosts.map((h) => new Promise((r) => h.once('exit', r))));
   const failed = done.reduce((s, d) => s + d.failed, 0);
-  return { framesPerSecond, samplesPerSecond: framesPerSecond * 8, failed, ackP99: Math.max(...done.map((d) => d.ackP99 ?? 0)) };
+  return {
+    framesPerSecond,
+    samplesPerSecond: framesPerSecond * 8,
+    connected,
+    connectFailures,
+    failed,
+    ackP99: Math.max(...done.map((d) => d.ackP99 ?? 0)),
+  };
 }
 
 async function main() {
   await fs.rm(DATA_DIR, { recursive: true, force: true });
   await fs.mkdir(DATA_DIR, { recursive: true, mode: 0o755 });
-  log(`starting Postgres; fleet of ${options.nodes} agents × 8 GPUs, ${options.hosts} load processes, ${options.duration} s per phase`);
+  log(
+    `starting Postgres; fleet of ${options.nodes} agents × 8 GPUs, ${options.hosts} load processes, ${options.duration} s per phase`,
+  );
   const database = await startEmbeddedPostgres(DATA_DIR, 54369);
   await migrate(database.url);
   const pool = new pg.Pool({ connectionString: database.url, max: 4 });
@@ -96,10 +131,19 @@ async function main() {
 
   const server = fork(path.join(ROOT, 'server/headless.ts'), [], {
     execArgv: ['--import', 'tsx'],
-    env: { ...process.env, PORT: String(PORT), HOST: '127.0.0.1', DATABASE_URL: database.url, SWITCHYARD_DEMO: 'off', SWITCHYARD_LOG_LEVEL: 'warn' },
+    env: {
+      ...process.env,
+      PORT: String(PORT),
+      HOST: '127.0.0.1',
+      DATABASE_URL: database.url,
+      SWITCHYARD_DEMO: 'off',
+      SWITCHYARD_LOG_LEVEL: 'warn',
+    },
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });
-  await new Promise<void>((resolve) => server.stdout!.on('data', (d: Buffer) => d.toString().includes('listening') && resolve()));
+  await new Promise<void>((resolve) =>
+    server.stdout!.on('data', (d: Buffer) => d.toString().includes('listening') && resolve()),
+  );
   const url = `http://127.0.0.1:${PORT}`;
 
   // A browser stand-in: watches 100 nodes' live rooms and measures agent → browser delay.
@@ -144,8 +188,13 @@ async function main() {
   await new Promise((r) => server.once('exit', r));
 
   log('phase 3: the same frames, as fast as acknowledged, to a bare WebSocket server that only parses them');
-  const bare = fork(path.join(ROOT, 'bench/bare-ws-server.ts'), [], { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
-  const barePort = await new Promise<number>((resolve) => bare.once('message', (m: { port: number }) => resolve(m.port)));
+  const bare = fork(path.join(ROOT, 'bench/bare-ws-server.ts'), [], {
+    execArgv: ['--import', 'tsx'],
+    stdio: 'inherit',
+  });
+  const barePort = await new Promise<number>((resolve) =>
+    bare.once('message', (m: { port: number }) => resolve(m.port)),
+  );
   const ceiling = await runLoad(`http://127.0.0.1:${barePort}`, nodes, 'max', 'bare');
   bare.kill();
 
@@ -157,14 +206,25 @@ async function main() {
   await pool.end();
   await database.stop();
 
-  const fmt = (n: number | null, digits = 0) => (n === null ? '—' : n.toLocaleString('en-US', { maximumFractionDigits: digits }));
+  const fmt = (n: number | null, digits = 0) =>
+    n === null ? '—' : n.toLocaleString('en-US', { maximumFractionDigits: digits });
   const rows: [string, string, string, string][] = [
     ['offered load (paced, 1 Hz per agent)', `${fmt(options.nodes * 8)} samples/s`, '', ''],
-    ['GPU samples/s sustained at 1 Hz', fmt(paced.samplesPerSecond), '', `${fmt((paced.samplesPerSecond / (options.nodes * 8)) * 100, 1)} % of offered`],
+    [
+      'GPU samples/s sustained at 1 Hz',
+      fmt(paced.samplesPerSecond),
+      '',
+      `${fmt((paced.samplesPerSecond / (options.nodes * 8)) * 100, 1)} % of offered`,
+    ],
     ['agent → browser latency p50', `${fmt(quantile(delays, 0.5))} ms`, '', `${delays.length} updates`],
     ['agent → browser latency p99', `${fmt(quantile(delays, 0.99))} ms`, '', 'target < 250 ms'],
     ['ack latency p99 at 1 Hz (journal commit)', `${fmt(paced.ackP99)} ms`, '', ''],
-    ['GPU samples/s, max (4 in flight per agent)', fmt(max.samplesPerSecond), fmt(ceiling.samplesPerSecond), `${fmt(max.samplesPerSecond / ceiling.samplesPerSecond, 2)}× bare WebSocket`],
+    [
+      'GPU samples/s, max (4 in flight per agent)',
+      fmt(max.samplesPerSecond),
+      fmt(ceiling.samplesPerSecond),
+      `${fmt(max.samplesPerSecond / ceiling.samplesPerSecond, 2)}× bare WebSocket`,
+    ],
     ['rollup rows/s written at 1 Hz', fmt(pacedRowsPerSecond), '', '10 s + 1 min rows'],
   ];
   if (persistence) {
@@ -177,13 +237,27 @@ async function main() {
   }
   const widths = [44, 18, 18, 26];
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join(' ');
-  process.stdout.write(`\n${line(['measure', 'Switchyard', 'baseline', 'ratio / note'])}\n${'-'.repeat(108)}\n`);
+  process.stdout.write(
+    `\n${line(['measure', 'Switchyard', 'baseline', 'ratio / note'])}\n${'-'.repeat(108)}\n`,
+  );
   for (const r of rows) process.stdout.write(`${line(r)}\n`);
   process.stdout.write(`\nfailed frames: paced ${paced.failed}, max ${max.failed}, bare ${ceiling.failed}\n`);
 
-  const results = { at: new Date().toISOString(), options, paced, max, ceiling, delays: { p50: quantile(delays, 0.5), p99: quantile(delays, 0.99), n: delays.length }, pacedRowsPerSecond, persistence };
+  const results = {
+    at: new Date().toISOString(),
+    options,
+    paced,
+    max,
+    ceiling,
+    delays: { p50: quantile(delays, 0.5), p99: quantile(delays, 0.99), n: delays.length },
+    pacedRowsPerSecond,
+    persistence,
+  };
   await fs.mkdir(path.join(ROOT, 'bench/results'), { recursive: true });
-  await fs.writeFile(path.join(ROOT, 'bench/results', `telemetry-${Date.now()}.json`), JSON.stringify(results, null, 2));
+  await fs.writeFile(
+    path.join(ROOT, 'bench/results', `telemetry-${Date.now()}.json`),
+    JSON.stringify(results, null, 2),
+  );
   await fs.rm(DATA_DIR, { recursive: true, force: true });
 }
 

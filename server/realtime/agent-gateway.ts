@@ -110,7 +110,10 @@ async function handleInventory(
       await applyInventory(runtime.db, node.id, inventory);
       await runtime.catalog.refresh();
     } else if (runtime.catalog.nodes.get(node.id)?.agentVersion !== inventory.agentVersion) {
-      await runtime.db.node.update({ where: { id: node.id }, data: { agentVersion: inventory.agentVersion } });
+      await runtime.db.node.update({
+        where: { id: node.id },
+        data: { agentVersion: inventory.agentVersion },
+      });
       runtime.catalog.nodes.get(node.id)!.agentVersion = inventory.agentVersion;
     }
   } catch (error) {
