@@ -55,6 +55,7 @@ async function runLoad(
   target: 'switchyard' | 'bare',
 ) {
   const hosts: ChildProcess[] = [];
+  const exits: Promise<unknown>[] = [];
   const per = Math.ceil(nodes.length / options.hosts);
   const progress = new Map<number, number>();
   const done: Extract<HostMessage, { type: 'done' }>[] = [];
@@ -69,6 +70,7 @@ async function runLoad(
         stdio: 'inherit',
       });
       hosts.push(host);
+      exits.push(new Promise((r) => host.once('exit', r)));
       host.on('message', (message: HostMessage) => {
         if (message.type === 'connected') {
           connected += message.count;
@@ -102,7 +104,7 @@ async function runLoad(
   const startAt = Date.now();
   await new Promise((r) => setTimeout(r, options.duration * 1000 - 1000));
   const framesPerSecond = ((total() - startAcked) / (Date.now() - startAt)) * 1000;
-  await Promise.all(hosts.map((h) => new Promise((r) => h.once('exit', r))));
+  await Promise.all(exits);
   const failed = done.reduce((s, d) => s + d.failed, 0);
   return {
     framesPerSecond,

@@ -82,13 +82,15 @@ export class NodeHealthMonitor {
     if (ids.length === 0) return;
     if (withHeartbeats) this.heartbeatsWrittenAt = now;
     try {
+      // Rows are locked in id order, as the rollup writer does, so the two never deadlock.
       await this.db.$executeRawUnsafe(
-        `UPDATE "Node" AS n SET
+        `WITH locked AS (SELECT id FROM "Node" WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE)
+         UPDATE "Node" AS n SET
            "status" = COALESCE(u.status::"NodeStatus", n."status"),
            "lastHeartbeatAt" = COALESCE(GREATEST(n."lastHeartbeatAt", u.seen), n."lastHeartbeatAt"),
            "updatedAt" = now()
-         FROM unnest($1::text[], $2::text[], $3::timestamp(3)[]) AS u(id, status, seen)
-         WHERE n.id = u.id`,
+         FROM unnest($1::text[], $2::text[], $3::timestamp(3)[]) AS u(id, status, seen), locked
+         WHERE n.id = u.id AND locked.id = u.id`,
         ids,
         ids.map((id) => statuses.get(id) ?? null),
         ids.map((id) => {

@@ -188,8 +188,11 @@ export class RollupWriter {
       for (const o of origins)
         for (const [node, seq] of o.lastSeqByNode) lastSeq.set(node, Math.max(lastSeq.get(node) ?? 0, seq));
       await client.query(
-        `UPDATE "Node" AS n SET "lastSeq" = GREATEST(n."lastSeq", u.seq)
-         FROM unnest($1::text[], $2::bigint[]) AS u(id, seq) WHERE n.id = u.id`,
+        // Locked in id order, as the heartbeat writer does, so the two never deadlock.
+        `WITH locked AS (SELECT id FROM "Node" WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE)
+         UPDATE "Node" AS n SET "lastSeq" = GREATEST(n."lastSeq", u.seq)
+         FROM unnest($1::text[], $2::bigint[]) AS u(id, seq), locked
+         WHERE n.id = u.id AND locked.id = u.id`,
         [[...lastSeq.keys()], [...lastSeq.values()]],
       );
       await client.query('COMMIT');
