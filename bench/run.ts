@@ -132,7 +132,14 @@ async function main() {
   );
 
   const server = fork(path.join(ROOT, 'server/headless.ts'), [], {
-    execArgv: ['--import', 'tsx'],
+    // BENCH_PROFILE=1 writes a V8 CPU profile of the server to bench/results/ (where the time goes).
+    execArgv: [
+      '--import',
+      'tsx',
+      ...(process.env.BENCH_PROFILE
+        ? ['--cpu-prof', `--cpu-prof-dir=${path.join(ROOT, 'bench/results')}`]
+        : []),
+    ],
     env: {
       ...process.env,
       PORT: String(PORT),

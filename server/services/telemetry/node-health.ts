@@ -82,9 +82,10 @@ export class NodeHealthMonitor {
     if (ids.length === 0) return;
     if (withHeartbeats) this.heartbeatsWrittenAt = now;
     try {
-      // Rows are locked in id order, as the rollup writer does, so the two never deadlock.
+      // Rows are locked in id order, as the rollup writer does, so the two never deadlock; NO KEY
+      // UPDATE leaves the journal inserts' foreign-key checks (KEY SHARE) unblocked.
       await this.db.$executeRawUnsafe(
-        `WITH locked AS (SELECT id FROM "Node" WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE)
+        `WITH locked AS (SELECT id FROM "Node" WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE)
          UPDATE "Node" AS n SET
            "status" = COALESCE(u.status::"NodeStatus", n."status"),
            "lastHeartbeatAt" = COALESCE(GREATEST(n."lastHeartbeatAt", u.seen), n."lastHeartbeatAt"),

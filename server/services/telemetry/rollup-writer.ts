@@ -188,8 +188,9 @@ export class RollupWriter {
       for (const o of origins)
         for (const [node, seq] of o.lastSeqByNode) lastSeq.set(node, Math.max(lastSeq.get(node) ?? 0, seq));
       await client.query(
-        // Locked in id order, as the heartbeat writer does, so the two never deadlock.
-        `WITH locked AS (SELECT id FROM "Node" WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE)
+        // Locked in id order, as the heartbeat writer does, so the two never deadlock; NO KEY
+        // UPDATE leaves the journal inserts' foreign-key checks (KEY SHARE) unblocked.
+        `WITH locked AS (SELECT id FROM "Node" WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE)
          UPDATE "Node" AS n SET "lastSeq" = GREATEST(n."lastSeq", u.seq)
          FROM unnest($1::text[], $2::bigint[]) AS u(id, seq), locked
          WHERE n.id = u.id AND locked.id = u.id`,
