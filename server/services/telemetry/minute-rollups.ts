@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { LatencyDistribution } from '../../../lib/latency-histogram';
 import { logger } from '../../log';
-import { BASE_RESOLUTION_S } from './rollup-writer';
+import { BASE_RESOLUTION_S, type DeploymentRollupRow } from './rollup-writer';
 
 const log = logger('rollups');
 const MINUTE_MS = 60_000;
@@ -72,15 +72,7 @@ export class MinuteRollups {
         [BASE_RESOLUTION_S, starts, range.from, range.to],
       );
 
-      const { rows } = await client.query<{
-        deploymentId: string;
-        bucketStart: Date;
-        requests: number;
-        errors: number;
-        queueDepthMean: number;
-        queueDepthMax: number;
-        latencySketch: Buffer;
-      }>(
+      const { rows } = await client.query<DeploymentRollupRow>(
         `SELECT * FROM "DeploymentRollup"
          WHERE "resolutionS" = $1 AND "bucketStart" >= $3 AND "bucketStart" < $4
            AND date_trunc('minute', "bucketStart") = ANY($2::timestamp(3)[])`,

@@ -299,17 +299,20 @@ async function writeGpuRollups(client: pg.PoolClient, rows: GpuBucket[]): Promis
   );
 }
 
+/** A "DeploymentRollup" row as node-postgres returns it. */
+export type DeploymentRollupRow = {
+  deploymentId: string;
+  bucketStart: Date;
+  requests: number;
+  errors: number;
+  queueDepthMean: number;
+  queueDepthMax: number;
+  latencySketch: Buffer;
+};
+
 /** Sketches cannot be merged in SQL: a reopened bucket is read, merged here and written back. */
 async function writeDeploymentRollups(client: pg.PoolClient, rows: DeploymentBucket[]): Promise<void> {
-  const existing = await client.query<{
-    deploymentId: string;
-    bucketStart: Date;
-    requests: number;
-    errors: number;
-    queueDepthMean: number;
-    queueDepthMax: number;
-    latencySketch: Buffer;
-  }>(
+  const existing = await client.query<DeploymentRollupRow>(
     `SELECT r.* FROM "DeploymentRollup" r
      JOIN unnest($1::text[], $2::timestamp(3)[]) AS k(id, start) ON r."deploymentId" = k.id AND r."bucketStart" = k.start
      WHERE r."resolutionS" = $3 FOR UPDATE`,
