@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 /**
  * Bearer secrets (session cookies, API tokens, enrollment tokens, node credentials) are
@@ -18,10 +18,4 @@ export function hashSecret(secret: string): string {
 
 export function secretPrefix(secret: string): string {
   return secret.slice(0, 12);
-}
-
-export function safeEqual(a: string, b: string): boolean {
-  const bufA = Buffer.from(a);
-  const bufB = Buffer.from(b);
-  return bufA.length === bufB.length && timingSafeEqual(bufA, bufB);
 }

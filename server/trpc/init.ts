@@ -1,7 +1,7 @@
 import { initTRPC, TRPCError } from '@trpc/server';
 import { ZodError, z } from 'zod';
 import { roleAtLeast } from '../auth/principal';
-import { AppError, HTTP_STATUS, TRPC_CODE } from '../errors';
+import { AppError, TRPC_CODE } from '../errors';
 import type { ApiScope, Role } from '../generated/prisma/client';
 import type { Context } from './context';
 
@@ -48,7 +48,6 @@ const appErrors = t.middleware(async ({ next }) => {
 });
 
 export const router = t.router;
-export const createCallerFactory = t.createCallerFactory;
 export const publicProcedure = t.procedure.use(appErrors);
 
 /** Any signed-in operator, or an API token with the `read` scope (or the procedure's scope). */
@@ -80,5 +79,3 @@ function requireRole(role: Role) {
 
 export const operatorProcedure = requireRole('operator');
 export const adminProcedure = requireRole('admin');
-
-export { HTTP_STATUS };
