@@ -28,7 +28,14 @@ type Pending = {
 export class TelemetryIngest {
   private batch: Pending[] = [];
   private timer: NodeJS.Timeout | null = null;
-  private committing: Promise<void> = Promise.resolve();
+  /**
+   * One batch is committed at a time, and the next is taken only after it: if a commit
+   * fails, later frames of the same nodes are still waiting here and are refused with it,
+   * never stored ahead of the frames their agents must resend.
+   */
+  private committing = false;
+  /** The acknowledgement of the newest frame taken: batches commit in order, so it settles last. */
+  private newest: Promise<TelemetryAck> = Promise.resolve({ ok: true, seq: 0, duplicate: true });
   framesCommitted = 0;
   commitFailures = 0;
 
@@ -47,17 +54,18 @@ export class TelemetryIngest {
       return Promise.resolve({ ok: true, seq: frame.seq, duplicate: true });
     }
     this.live.ingest(nodeId, frame, gpuIds);
-    return new Promise((resolve) => {
+    this.newest = new Promise((resolve) => {
       this.batch.push({ nodeId, frame, gpuIds, resolve });
-      if (this.batch.length >= MAX_BATCH) this.commitSoon(0);
-      else this.commitSoon(COMMIT_INTERVAL_MS);
     });
+    this.commitSoon(this.batch.length >= MAX_BATCH ? 0 : COMMIT_INTERVAL_MS);
+    return this.newest;
   }
 
   /** Resolves once every frame submitted so far has been committed (or refused); later ones are not waited for. */
   async settled(): Promise<void> {
-    this.scheduleCommit();
-    await this.committing;
+    const newest = this.newest;
+    this.commitSoon(0);
+    await newest;
   }
 
   /** Rebuilds the rollup buckets of frames journaled before a restart. */
@@ -76,20 +84,29 @@ export class TelemetryIngest {
   }
 
   private commitSoon(delayMs: number): void {
+    if (this.committing) return; // the running commit takes the next batch when it ends
     if (delayMs === 0) {
-      this.scheduleCommit();
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = null;
+      void this.commitNext();
       return;
     }
-    this.timer ??= setTimeout(() => this.scheduleCommit(), delayMs);
+    this.timer ??= setTimeout(() => {
+      this.timer = null;
+      void this.commitNext();
+    }, delayMs);
   }
 
-  /** Moves the waiting batch onto the (serial) commit chain now. */
-  private scheduleCommit(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    const batch = this.batch;
-    this.batch = [];
-    if (batch.length > 0) this.committing = this.committing.then(() => this.commit(batch));
+  private async commitNext(): Promise<void> {
+    if (this.committing || this.batch.length === 0) return;
+    this.committing = true;
+    const batch = this.batch.splice(0, MAX_BATCH);
+    try {
+      await this.commit(batch);
+    } finally {
+      this.committing = false;
+      if (this.batch.length > 0) this.commitSoon(this.batch.length >= MAX_BATCH ? 0 : COMMIT_INTERVAL_MS);
+    }
   }
 
   private async commit(batch: Pending[]): Promise<void> {
