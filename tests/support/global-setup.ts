@@ -28,8 +28,10 @@ export default async function setup(project: TestProject) {
     url.pathname = '/postgres';
     adminUrl = url.toString();
   } else {
-    const dataDir = path.resolve('.switchyard-test');
-    embedded = await startEmbeddedPostgres(dataDir, Number(process.env.SWITCHYARD_TEST_PG_PORT ?? 54339));
+    // One data directory per port, so test runs on different ports never share a cluster.
+    const port = Number(process.env.SWITCHYARD_TEST_PG_PORT ?? 54339);
+    const dataDir = path.resolve(port === 54339 ? '.switchyard-test' : `.switchyard-test-${port}`);
+    embedded = await startEmbeddedPostgres(dataDir, port);
     const url = new URL(embedded.url);
     url.pathname = '/postgres';
     adminUrl = url.toString();
