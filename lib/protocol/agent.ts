@@ -128,6 +128,15 @@ export type Assignments = {
   deployments: { id: string; name: string; gpusPerReplica: number; totalGpus: number; sloP95Ms: number }[];
 };
 
+/**
+ * Server → agent `allocation:apply`: the node's GPU owners after a committed allocation
+ * change (or after its rollback). The agent carries it out (runs its apply hook, then
+ * re-routes its model servers) and acknowledges; no acknowledgement within the server's
+ * timeout, or a failure, rolls the change back.
+ */
+export type AllocationCommand = { changeId: string; rollback: boolean; assignments: Assignments };
+export type AllocationCommandAck = { ok: true } | { ok: false; error: string };
+
 export interface AgentToServerEvents {
   inventory: (inventory: unknown, ack: (reply: InventoryAck) => void) => void;
   telemetry: (frame: unknown, ack: (reply: TelemetryAck) => void) => void;
@@ -135,6 +144,7 @@ export interface AgentToServerEvents {
 
 export interface ServerToAgentEvents {
   assignments: (assignments: Assignments) => void;
+  'allocation:apply': (command: AllocationCommand, ack: (reply: AllocationCommandAck) => void) => void;
   /** The server is going away on purpose; reconnect with backoff. */
   shutdown: (notice: { reason: string }) => void;
 }

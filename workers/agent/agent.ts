@@ -4,10 +4,12 @@ import {
   AGENT_NAMESPACE,
   AGENT_PROTOCOL_VERSION,
   type AgentToServerEvents,
+  type AllocationCommandAck,
   type ServerToAgentEvents,
   ZEnrollRequest,
   ZInventory,
 } from '../../lib/protocol/agent';
+import { runApplyHook } from './allocation-apply';
 import { Backoff, sleep } from './backoff';
 import {
   CREDENTIAL_FILE,
@@ -22,8 +24,16 @@ import {
 import { EnrollmentRefusedError, enrollNode } from './enrollment';
 import { DEFAULT_BUFFER_CAPACITY, FrameBuffer } from './frame-buffer';
 import { FRAMES_FILE, FrameJournal } from './frame-journal';
+import { type ConfiguredEndpoint, EndpointDirectory } from './load/endpoint-directory';
+import { StressRuns } from './load/stress-runs';
 import { type AgentLog, errorMessage } from './log';
-import { describeZodError, ZAssignments, ZInventoryAck, ZTelemetryAck } from './server-replies';
+import {
+  describeZodError,
+  ZAllocationCommand,
+  ZAssignments,
+  ZInventoryAck,
+  ZTelemetryAck,
+} from './server-replies';
 import type { TelemetrySample, TelemetrySource } from './sources/source';
 import { buildTelemetryFrame } from './telemetry-frame';
 import { AGENT_VERSION } from './version';
@@ -61,6 +71,13 @@ export type AgentOptions = {
   maxInFlight?: number;
   /** On stop, how long to wait for outstanding acknowledgements while connected. */
   drainOnStopMs?: number;
+  /**
+   * Shell command run for each allocation change before the agent confirms it (JSON on
+   * stdin; non-zero exit = failed, and the server rolls the change back). See allocation-apply.ts.
+   */
+  applyHook?: string;
+  /** Inference endpoints for stress tests (`--endpoint name=url`), besides the source's own. */
+  endpoints?: ConfiguredEndpoint[];
 };
 
 export type AgentStats = {
@@ -101,6 +118,7 @@ export class Agent {
   private readonly backoff = new Backoff(500, 5000);
   private readonly abort = new AbortController();
   private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly stress: StressRuns;
 
   private phase: Phase = 'new';
   private stopping: Promise<void> | null = null;
@@ -147,6 +165,11 @@ export class Agent {
     this.agentVersion = options.agentVersion ?? AGENT_VERSION;
     this.ackTimeoutMs = options.ackTimeoutMs ?? 10_000;
     this.maxInFlight = options.maxInFlight ?? 64;
+    this.stress = new StressRuns({
+      log: options.log,
+      directory: new EndpointDirectory(options.source, options.endpoints),
+      ackTimeoutMs: this.ackTimeoutMs,
+    });
   }
 
   /**
@@ -325,6 +348,11 @@ export class Agent {
     socket.on('connect_error', (error) => void this.onConnectError(socket, error));
     socket.on('disconnect', (reason) => this.onDisconnect(reason));
     socket.on('assignments', (assignments) => this.applyAssignments(assignments));
+    this.stress.listen(socket);
+    socket.on('allocation:apply', (command, ack) => {
+      const reply = typeof ack === 'function' ? ack : () => {};
+      void this.applyAllocation(command).then(reply);
+    });
     socket.on('shutdown', (notice) => {
       this.log.info(`server is shutting down (${String(notice?.reason)}); will reconnect`);
     });
@@ -442,8 +470,10 @@ export class Agent {
     this.backoff.reset();
     this.mayReenroll = true;
     this.options.source.applyAssignments(ack.assignments);
+    this.stress.applyAssignments(ack.assignments);
     const replaying = this.reconcileWithServer(ack.lastSeq);
     this.ready = true;
+    this.stress.ready(socket);
     this.logDrops();
     this.log.info(
       `connected as node ${ack.nodeId}; server holds seq ≤ ${ack.lastSeq}; replaying ${replaying} frames`,
@@ -479,6 +509,31 @@ export class Agent {
       return;
     }
     this.options.source.applyAssignments(parsed.data);
+    this.stress.applyAssignments(parsed.data);
+  }
+
+  /** Carries out an allocation change: the apply hook first (if any), then the new routing. */
+  private async applyAllocation(command: unknown): Promise<AllocationCommandAck> {
+    const parsed = ZAllocationCommand.safeParse(command);
+    if (!parsed.success) {
+      const error = `unreadable allocation command: ${describeZodError(parsed.error)}`;
+      this.log.error(error);
+      return { ok: false, error };
+    }
+    const { changeId, rollback } = parsed.data;
+    if (this.options.applyHook) {
+      const result = await runApplyHook(this.options.applyHook, parsed.data);
+      if (!result.ok) {
+        this.log.error(
+          `allocation change ${changeId}${rollback ? ' (rollback)' : ''} failed: ${result.error}`,
+        );
+        return result;
+      }
+    }
+    this.options.source.applyAssignments(parsed.data.assignments);
+    this.stress.applyAssignments(parsed.data.assignments);
+    this.log.info(`applied allocation change ${changeId}${rollback ? ' (rollback)' : ''}`);
+    return { ok: true };
   }
 
   // --- Telemetry -----------------------------------------------------------------------
@@ -607,6 +662,8 @@ export class Agent {
     if (this.stateTimer) clearInterval(this.stateTimer);
     this.reconnectTimer = null;
     this.stateTimer = null;
+    // Stress runs end first, so their last reports leave on the open connection.
+    await this.stress.close();
 
     if (wasRunning && this.ready && this.buffer.size > 0) {
       await this.waitUntil(() => this.buffer.size === 0 || !this.ready, this.options.drainOnStopMs ?? 1000);
@@ -614,6 +671,7 @@ export class Agent {
     this.ready = false;
     this.socket?.disconnect();
     this.socket = null;
+    await this.options.source.close?.();
     await this.saveState();
     this.buffer.close();
     this.logDrops();

@@ -24,6 +24,26 @@ function wholeNumber(min: number, max: number) {
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
 
+/** Commander collector for options that may be repeated, one value each (URLs may hold commas). */
+export function collectRepeated(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/** `--endpoint chat-70b=http://10.0.0.5:8000`: a deployment's inference endpoint, for stress tests. */
+const endpointMapping = z
+  .string()
+  .regex(/^[^=\s]+=\S+$/, 'must be <deployment name>=<http(s) URL>, e.g. chat-70b=http://10.0.0.5:8000')
+  .transform((value) => {
+    const at = value.indexOf('=');
+    return { deploymentName: value.slice(0, at), url: value.slice(at + 1) };
+  })
+  .pipe(
+    z.object({
+      deploymentName: z.string().max(128, 'the deployment name must be at most 128 characters'),
+      url: httpUrl,
+    }),
+  );
+
 /** Commander collector for options that may be repeated and may list several values at once. */
 export function collectList(value: string, previous: string[] | undefined): string[] {
   const values = value
@@ -59,6 +79,8 @@ export const ZAgentCliOptions = z
       .enum(MODEL_SERVER_KINDS, { error: `must be one of: ${MODEL_SERVER_KINDS.join(', ')}` })
       .default('auto'),
     bufferFrames: wholeNumber(1, 1_000_000).default(DEFAULT_BUFFER_CAPACITY),
+    endpoint: z.array(endpointMapping).max(64, 'at most 64 endpoints').default([]),
+    applyHook: z.string().min(1, 'must not be empty').max(4096, 'must be at most 4096 characters').optional(),
     once: z.boolean().default(false),
     print: z.boolean().default(false),
   })

@@ -3,7 +3,13 @@ import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { Agent } from './agent';
 import { sleep } from './backoff';
-import { type AgentCliOptions, collectList, describeCliError, ZAgentCliOptions } from './cli-options';
+import {
+  type AgentCliOptions,
+  collectList,
+  collectRepeated,
+  describeCliError,
+  ZAgentCliOptions,
+} from './cli-options';
 import { CREDENTIAL_FILE, readCredential } from './data-dir';
 import { DEFAULT_BUFFER_CAPACITY } from './frame-buffer';
 import { type AgentLog, errorMessage, lineLog } from './log';
@@ -72,6 +78,15 @@ function parseCommandLine(argv: string[]): AgentCliOptions {
       'unacknowledged frames kept during an outage',
       String(DEFAULT_BUFFER_CAPACITY),
     )
+    .option(
+      '--apply-hook <command>',
+      'shell command run for each allocation change before confirming it (change JSON on stdin; non-zero exit = failed)',
+    )
+    .option(
+      '--endpoint <name=url>',
+      'inference endpoint of a deployment on this node, for stress tests, repeatable (e.g. chat-70b=http://10.0.0.5:8000)',
+      collectRepeated,
+    )
     .option('--once', 'take a single sample and exit (with --print)')
     .option('--print', 'print the telemetry frame as JSON on stdout instead of sending it')
     .allowExcessArguments(false)
@@ -137,6 +152,8 @@ async function runAgent(options: AgentCliOptions & { server: string }): Promise<
     enrollmentToken: options.token,
     intervalMs: options.intervalMs,
     bufferCapacity: options.bufferFrames,
+    endpoints: options.endpoint,
+    applyHook: options.applyHook,
     source,
     agentVersion,
     labels,

@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import type { Assignments, InventoryAck, ProtocolError, TelemetryAck } from '../../lib/protocol/agent';
+import type {
+  AllocationCommand,
+  Assignments,
+  InventoryAck,
+  ProtocolError,
+  TelemetryAck,
+} from '../../lib/protocol/agent';
 
 /**
  * Schemas for what the server sends the agent. The protocol types in lib/ are enough for
@@ -27,6 +33,12 @@ export const ZAssignments = z.object({
     }),
   ),
 }) satisfies z.ZodType<Assignments>;
+
+export const ZAllocationCommand = z.object({
+  changeId: z.string().min(1),
+  rollback: z.boolean(),
+  assignments: ZAssignments,
+}) satisfies z.ZodType<AllocationCommand>;
 
 export const ZInventoryAck = z.discriminatedUnion('ok', [
   z.object({

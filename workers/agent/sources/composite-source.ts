@@ -2,7 +2,7 @@ import type { LatencyHistogramWire } from '../../../lib/latency-histogram';
 import type { Assignments, DeploymentSample, GpuInventory, GpuSample } from '../../../lib/protocol/agent';
 import { type AgentLog, errorMessage } from '../log';
 import { type GpuReading, type GpuReadingSource, GpuSampleBuilder, mergeGpuReadings } from './gpu-reading';
-import type { TelemetrySample, TelemetrySource } from './source';
+import type { InferenceEndpoint, TelemetrySample, TelemetrySource } from './source';
 
 export type CompositeSourceOptions = {
   /** GPU collectors, in order of preference: readings are merged per GPU UUID. */
@@ -58,6 +58,18 @@ export class CompositeSource implements TelemetrySource {
 
   applyAssignments(assignments: Assignments): void {
     for (const source of [...this.gpuSources, ...this.otherSources]) source.applyAssignments(assignments);
+  }
+
+  inferenceEndpoints(): InferenceEndpoint[] {
+    return this.otherSources.flatMap((source) => source.inferenceEndpoints?.() ?? []);
+  }
+
+  onInferenceEndpointsChange(listener: () => void): void {
+    for (const source of this.otherSources) source.onInferenceEndpointsChange?.(listener);
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.gpuSources, ...this.otherSources].map((source) => source.close?.()));
   }
 
   async sample(intervalMs: number): Promise<TelemetrySample> {

@@ -1,7 +1,11 @@
 import type { Assignments, DeploymentSample, GpuInventory, GpuSample } from '../../../lib/protocol/agent';
+import type { AgentEndpoints } from '../../../lib/protocol/stress';
 
 /** One interval's readings, before the agent numbers and timestamps them into a frame. */
 export type TelemetrySample = { gpus: GpuSample[]; deployments: DeploymentSample[] };
+
+/** An inference endpoint on this node that stress tests can send load to. */
+export type InferenceEndpoint = AgentEndpoints['endpoints'][number];
 
 /**
  * Where the agent's telemetry comes from: the simulator, nvidia-smi, dcgm-exporter or
@@ -20,4 +24,10 @@ export interface TelemetrySource {
   sample(intervalMs: number): Promise<TelemetrySample>;
   /** What the server says this node's GPUs serve; sources that only observe may ignore it. */
   applyAssignments(assignments: Assignments): void;
+  /** Inference endpoints this source serves (the simulator's model servers), per deployment. */
+  inferenceEndpoints?(): InferenceEndpoint[];
+  /** Calls `listener` whenever inferenceEndpoints() would answer differently. */
+  onInferenceEndpointsChange?(listener: () => void): void;
+  /** Releases what the source holds open (servers, sockets); the agent calls it when it stops. */
+  close?(): Promise<void>;
 }

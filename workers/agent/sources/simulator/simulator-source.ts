@@ -1,7 +1,8 @@
 import { DEMO_DEPLOYMENTS, type DemoDeployment, type DemoNode } from '../../../../lib/demo-fleet';
 import { LatencyRecorder } from '../../../../lib/latency-histogram';
 import type { Assignments, DeploymentSample, GpuInventory, GpuSample } from '../../../../lib/protocol/agent';
-import type { TelemetrySample, TelemetrySource } from '../source';
+import { mergeDeployments } from '../composite-source';
+import type { InferenceEndpoint, TelemetrySample, TelemetrySource } from '../source';
 import {
   type GpuActivity,
   type GpuThermalState,
@@ -10,15 +11,17 @@ import {
   servingMemoryMiB,
   servingUtilizationPct,
 } from './gpu-model';
+import { SimulatedModelServer } from './model-server-http';
 import {
   deploymentLoadRps,
   IDLE_REPLICA,
   perReplicaArrivalRps,
   type ReplicaState,
   replicaCount,
+  SERVICE_TIME_SIGMA,
   stepReplica,
 } from './queueing-model';
-import { hashString, mulberry32, type Rng, standardNormal, uniform } from './random';
+import { hashString, lognormalFactor, mulberry32, type Rng, standardNormal, uniform } from './random';
 
 /** The part of a demo deployment the simulator needs: its traffic and its model's size. */
 export type SimulatedDeploymentSpec = Pick<
@@ -48,7 +51,38 @@ export type SimulatorSourceOptions = {
   loadNoise?: number;
   /** Chance per GPU per sample of reporting an XID error; 0 keeps the demo fleet healthy. */
   xidProbabilityPerSample?: number;
+  /**
+   * Serve each local deployment on a real HTTP server on 127.0.0.1, so stress tests have an
+   * endpoint to load (default true).
+   */
+  serveHttp?: boolean;
 };
+
+/** A local deployment as this node sees it: its GPUs here and how many whole replicas they make. */
+type LocalDeployment = {
+  deploymentId: string;
+  name: string;
+  spec: SimulatedDeploymentSpec;
+  gpusPerReplica: number;
+  totalReplicas: number;
+  localReplicas: number;
+  uuids: string[];
+};
+
+/** A local deployment's HTTP model server and the background load its requests compete with. */
+type ModelEndpoint = {
+  server: SimulatedModelServer;
+  spec: SimulatedDeploymentSpec;
+  /** The simulated traffic's share of a replica's capacity, from the last sample. */
+  backgroundUtilization: number;
+};
+
+/**
+ * Real requests share a replica with the simulated traffic, so a request needing `serviceMs`
+ * of a whole replica takes serviceMs / (1 − background utilization), as under processor
+ * sharing. The share is capped so a saturated replica is very slow rather than frozen.
+ */
+const MAX_BACKGROUND_SHARE = 0.9;
 
 /** A training job's data loader stalls about this often (mean seconds between stalls per job). */
 const MEAN_SECONDS_BETWEEN_STALLS = 120;
@@ -71,6 +105,11 @@ export class SimulatorSource implements TelemetrySource {
   private readonly thermal = new Map<string, GpuThermalState>();
   /** Per training job: until when (ms) its data loader is stalled. */
   private readonly stalledUntil = new Map<string, number>();
+  private readonly serveHttp: boolean;
+  /** HTTP model servers by deployment id. */
+  private readonly modelEndpoints = new Map<string, ModelEndpoint>();
+  private readonly endpointListeners: (() => void)[] = [];
+  private closed = false;
 
   constructor(options: SimulatorSourceOptions) {
     this.node = options.node;
@@ -79,6 +118,7 @@ export class SimulatorSource implements TelemetrySource {
     this.now = options.now ?? Date.now;
     this.loadNoise = options.loadNoise ?? 0.03;
     this.xidProbability = options.xidProbabilityPerSample ?? 0;
+    this.serveHttp = options.serveHttp ?? true;
   }
 
   async inventory(): Promise<GpuInventory[]> {
@@ -93,6 +133,32 @@ export class SimulatorSource implements TelemetrySource {
 
   applyAssignments(assignments: Assignments): void {
     this.assignments = assignments;
+    this.syncModelEndpoints();
+  }
+
+  inferenceEndpoints(): InferenceEndpoint[] {
+    const endpoints: InferenceEndpoint[] = [];
+    for (const [deploymentId, { server }] of this.modelEndpoints) {
+      if (server.url && server.replicas > 0)
+        endpoints.push({ deploymentId, url: server.url, replicas: server.replicas });
+    }
+    return endpoints;
+  }
+
+  onInferenceEndpointsChange(listener: () => void): void {
+    this.endpointListeners.push(listener);
+  }
+
+  /** The HTTP model server of a local deployment (tests stall it), if it has one. */
+  modelServer(deploymentId: string): SimulatedModelServer | undefined {
+    return this.modelEndpoints.get(deploymentId)?.server;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const endpoints = [...this.modelEndpoints.values()];
+    this.modelEndpoints.clear();
+    await Promise.allSettled(endpoints.map(({ server }) => server.close()));
   }
 
   async sample(intervalMs: number): Promise<TelemetrySample> {
@@ -112,23 +178,26 @@ export class SimulatorSource implements TelemetrySource {
   ): DeploymentSample[] {
     const samples: DeploymentSample[] = [];
     const liveReplicas = new Set<string>();
-    for (const [deploymentId, uuids] of this.localGpusBy('deploymentId')) {
-      const assigned = this.assignments.deployments.find((d) => d.id === deploymentId);
-      const name = assigned?.name ?? deploymentId;
-      const spec = this.specs.get(name) ?? { name, ...GENERIC_DEPLOYMENT };
-      const gpusPerReplica = Math.max(1, assigned?.gpusPerReplica ?? 1);
-      const totalReplicas = replicaCount(assigned?.totalGpus ?? uuids.length, gpusPerReplica);
-      // GPUs short of a whole replica hold weights but serve nothing until the replica is complete.
-      const localReplicas = Math.min(totalReplicas, replicaCount(uuids.length, gpusPerReplica));
+    for (const local of this.localDeployments()) {
+      const { deploymentId, name, spec, gpusPerReplica, localReplicas, uuids } = local;
       const deploymentRps = deploymentLoadRps(spec.baseRps, tSec, phaseOf(name), this.noiseAt(name, tSec));
+      const backgroundRps = perReplicaArrivalRps(deploymentRps, local.totalReplicas);
+      const endpoint = this.modelEndpoints.get(deploymentId);
+      const real = endpoint?.server.takeInterval();
+      // Real requests (a stress test) add to the replicas' load, so the simulated queues, and
+      // with them the simulated traffic's latency, grow with them.
+      const realRps = real && localReplicas > 0 ? real.arrivals / dtSec / localReplicas : 0;
       const load = {
-        arrivalRps: perReplicaArrivalRps(deploymentRps, totalReplicas),
+        arrivalRps: backgroundRps + realRps,
         capacityRps: spec.replicaCapacityRps,
         serviceMs: spec.serviceMs,
       };
+      if (endpoint) endpoint.backgroundUtilization = backgroundRps / spec.replicaCapacityRps;
 
-      const recorder = new LatencyRecorder();
-      let requests = 0;
+      // The model draws requests for all of that load; the real ones are measured by the HTTP
+      // server itself, so only the simulated traffic's share of the drawn ones is reported.
+      const backgroundShare = realRps > 0 ? backgroundRps / (backgroundRps + realRps) : 1;
+      const recorder = new ShareRecorder(backgroundShare, this.rng);
       let errors = 0;
       let queueDepth = 0;
       for (const uuid of uuids) {
@@ -142,8 +211,7 @@ export class SimulatorSource implements TelemetrySource {
         const step = stepReplica(this.replicas.get(key) ?? IDLE_REPLICA, load, dtSec, this.rng, recorder);
         this.replicas.set(key, step.state);
         liveReplicas.add(key);
-        requests += step.requests;
-        errors += step.errors;
+        errors += Math.round(step.errors * backgroundShare);
         queueDepth += step.queueDepth;
         for (const uuid of uuids.slice(replica * gpusPerReplica, (replica + 1) * gpusPerReplica)) {
           activity.set(uuid, {
@@ -157,16 +225,120 @@ export class SimulatorSource implements TelemetrySource {
           });
         }
       }
-      samples.push({
+      const simulated: DeploymentSample = {
         deploymentId,
-        requests,
+        // Served requests are those the recorder kept, so the count and the histogram agree.
+        requests: recorder.kept + errors,
         errors,
         queueDepth: Math.round(queueDepth * 100) / 100,
         latencyMs: recorder.drain(),
-      });
+      };
+      if (!real) {
+        samples.push(simulated);
+        continue;
+      }
+      const measured: DeploymentSample = {
+        deploymentId,
+        requests: real.completed,
+        errors: real.errors,
+        queueDepth: real.queued,
+        latencyMs: real.latencyMs,
+      };
+      samples.push(...mergeDeployments([simulated, measured]));
     }
     for (const key of this.replicas.keys()) if (!liveReplicas.has(key)) this.replicas.delete(key);
     return samples;
+  }
+
+  /** Local deployments, in order of first GPU, with the replicas their GPUs here make up. */
+  private localDeployments(): LocalDeployment[] {
+    const locals: LocalDeployment[] = [];
+    for (const [deploymentId, uuids] of this.localGpusBy('deploymentId')) {
+      const assigned = this.assignments.deployments.find((d) => d.id === deploymentId);
+      const name = assigned?.name ?? deploymentId;
+      const spec = this.specs.get(name) ?? { name, ...GENERIC_DEPLOYMENT };
+      const gpusPerReplica = Math.max(1, assigned?.gpusPerReplica ?? 1);
+      const totalReplicas = replicaCount(assigned?.totalGpus ?? uuids.length, gpusPerReplica);
+      // GPUs short of a whole replica hold weights but serve nothing until the replica is complete.
+      const localReplicas = Math.min(totalReplicas, replicaCount(uuids.length, gpusPerReplica));
+      locals.push({ deploymentId, name, spec, gpusPerReplica, totalReplicas, localReplicas, uuids });
+    }
+    return locals;
+  }
+
+  /**
+   * Starts a model server for each local deployment with a whole replica here, stops those of
+   * deployments that left, and follows replica counts; listeners hear of every change.
+   */
+  private syncModelEndpoints(): void {
+    if (!this.serveHttp || this.closed) return;
+    const wanted = new Map(
+      this.localDeployments()
+        .filter((local) => local.localReplicas > 0)
+        .map((local) => [local.deploymentId, local]),
+    );
+    let changed = false;
+    for (const [deploymentId, endpoint] of this.modelEndpoints) {
+      if (wanted.has(deploymentId)) continue;
+      this.modelEndpoints.delete(deploymentId);
+      changed ||= endpoint.server.url !== null;
+      void endpoint.server.close();
+    }
+    for (const local of wanted.values()) {
+      const known = this.modelEndpoints.get(local.deploymentId);
+      if (known) {
+        known.spec = local.spec;
+        if (known.server.replicas !== local.localReplicas) {
+          known.server.setReplicas(local.localReplicas);
+          changed ||= known.server.url !== null;
+        }
+        continue;
+      }
+      const endpoint = this.createModelEndpoint(local);
+      this.modelEndpoints.set(local.deploymentId, endpoint);
+      endpoint.server.start().then(
+        () => {
+          if (this.modelEndpoints.get(local.deploymentId) === endpoint) this.notifyEndpoints();
+        },
+        // Without a port the deployment simply has no endpoint here; telemetry goes on.
+        () =>
+          this.modelEndpoints.get(local.deploymentId) === endpoint &&
+          this.modelEndpoints.delete(local.deploymentId),
+      );
+    }
+    if (changed) this.notifyEndpoints();
+  }
+
+  private createModelEndpoint(local: LocalDeployment): ModelEndpoint {
+    const rng = mulberry32(hashString(`${this.node.hostname}/${local.deploymentId}/http`));
+    const endpoint: ModelEndpoint = {
+      spec: local.spec,
+      backgroundUtilization: 0,
+      server: new SimulatedModelServer({
+        deploymentName: local.name,
+        replicas: local.localReplicas,
+        // A replica serves replicaCapacityRps with serviceMs per request: that many at once.
+        slotsPerReplica: Math.max(
+          1,
+          Math.round((local.spec.replicaCapacityRps * local.spec.serviceMs) / 1000),
+        ),
+        serviceTimeMs: () => {
+          const share = Math.min(Math.max(0, endpoint.backgroundUtilization), MAX_BACKGROUND_SHARE);
+          return (endpoint.spec.serviceMs * lognormalFactor(rng, SERVICE_TIME_SIGMA)) / (1 - share);
+        },
+      }),
+    };
+    return endpoint;
+  }
+
+  private notifyEndpoints(): void {
+    for (const listener of this.endpointListeners) {
+      try {
+        listener();
+      } catch {
+        // A listener's failure is its own; the others still hear of the change.
+      }
+    }
   }
 
   private sampleTrainingJobs(nowMs: number, dtSec: number, activity: Map<string, GpuActivity>): void {
@@ -226,6 +398,30 @@ export class SimulatorSource implements TelemetrySource {
   private noiseAt(name: string, tSec: number): number {
     const u = mulberry32(hashString(name) ^ Math.floor(tSec))();
     return (u * 2 - 1) * this.loadNoise;
+  }
+}
+
+/**
+ * A recorder that keeps `share` of what it is given (each weight rounded up or down at
+ * random, so the expected count is exact): the simulated traffic's part of the requests the
+ * queueing model drew for simulated and real load together.
+ */
+class ShareRecorder extends LatencyRecorder {
+  /** Requests recorded since the start (drain() does not reset it). */
+  kept = 0;
+
+  constructor(
+    private readonly share: number,
+    private readonly rng: Rng,
+  ) {
+    super();
+  }
+
+  override record(valueMs: number, times = 1): void {
+    const kept = this.share >= 1 ? times : Math.floor(times * this.share + this.rng());
+    if (kept <= 0) return;
+    this.kept += kept;
+    super.record(valueMs, kept);
   }
 }
 
