@@ -12,7 +12,7 @@ export type TestServer = RunningServer & { database: TestDatabase; close: () => 
  * database, seeded with the demo fleet but without its simulated agents: tests bring
  * their own agents. Pages are not served (the Playwright suite covers them).
  */
-export async function startTestServer(): Promise<TestServer> {
+export async function startTestServer(envOverrides: Record<string, string> = {}): Promise<TestServer> {
   const database = await createTestDatabase();
   const env = parseEnv({
     NODE_ENV: 'test',
@@ -22,6 +22,7 @@ export async function startTestServer(): Promise<TestServer> {
     SWITCHYARD_ADMIN_PASSWORD: ADMIN_PASSWORD,
     SWITCHYARD_DEMO: 'on',
     SWITCHYARD_LOG_LEVEL: 'warn',
+    ...envOverrides,
   });
   const server = await startServer({ env, pages: false, simulator: false });
   return {

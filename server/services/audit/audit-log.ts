@@ -5,8 +5,11 @@ type AuditClient = {
   auditEvent: { create: (args: { data: Prisma.AuditEventCreateInput }) => Promise<unknown> };
 };
 
+/** Who acted: a person, an API token, or the system itself (e.g. the automatic planner). */
+export type AuditActor = { kind: Principal['kind'] | 'system'; id: string | null; name: string };
+
 export type AuditEntry = {
-  actor: Principal;
+  actor: AuditActor;
   action: string;
   targetType: string;
   targetId?: string;

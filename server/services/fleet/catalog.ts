@@ -42,15 +42,29 @@ export class FleetCatalog {
   deployments = new Map<string, CatalogDeployment>();
   owners = new Map<string, GpuOwner>();
   private refreshing: Promise<void> | null = null;
+  private queued: Promise<void> | null = null;
 
   constructor(private readonly db: Db) {}
 
-  /** Reloads from the database; concurrent callers share one reload. */
+  /**
+   * Reloads from the database. The returned promise settles after a load that began after
+   * the call, so a caller that just committed a write sees it; concurrent callers share loads.
+   */
   refresh(): Promise<void> {
-    this.refreshing ??= this.load().finally(() => {
-      this.refreshing = null;
-    });
-    return this.refreshing;
+    if (!this.refreshing) {
+      this.refreshing = this.load().finally(() => {
+        this.refreshing = null;
+      });
+      return this.refreshing;
+    }
+    // The load in progress may have read before the caller's write: queue one more after it.
+    this.queued ??= this.refreshing
+      .catch(() => {})
+      .then(() => {
+        this.queued = null;
+        return this.refresh();
+      });
+    return this.queued;
   }
 
   private async load(): Promise<void> {

@@ -11,6 +11,15 @@ const STALE_AFTER_MS = 5_000;
 type DeploymentNodeSample = { at: number; intervalMs: number; sample: DeploymentSample };
 
 /**
+ * How far back planning looks: long enough that one noisy second (a burst, a GC pause on a
+ * model server) does not move GPUs, short enough to follow a real change in load.
+ */
+export const RECENT_WINDOW_MS = 30_000;
+
+/** A deployment's load over the recent window, merged over its nodes and intervals. */
+export type RecentLoad = { p95Ms: number | null; requestsPerSecond: number };
+
+/**
  * The latest state of every GPU and deployment, kept in memory for the live views
  * (raw 1 s samples are never stored; rollups are, see rollup-writer.ts).
  */
@@ -20,6 +29,10 @@ export class LiveTelemetry {
   private idleSince = new Map<string, number>();
   /** deploymentId → nodeId → that node's latest interval. */
   private deploymentSamples = new Map<string, Map<string, DeploymentNodeSample>>();
+  /** deploymentId → every node's intervals of the recent window, oldest first. */
+  private recentSamples = new Map<string, DeploymentNodeSample[]>();
+  /** GPU utilization smoothed over about RECENT_WINDOW_MS (exponential moving average). */
+  private smoothedUtil = new Map<string, { at: number; value: number }>();
   readonly nodeLastFrameAt = new Map<string, number>();
   samplesIngested = 0;
   framesIngested = 0;
@@ -41,6 +54,12 @@ export class LiveTelemetry {
         tempC: gpu.temperatureC,
         smClockMHz: gpu.smClockMHz,
       });
+      const previous = this.smoothedUtil.get(id);
+      const alpha = previous ? 1 - Math.exp(-Math.max(0, at - previous.at) / RECENT_WINDOW_MS) : 1;
+      const value = previous
+        ? previous.value + alpha * (gpu.utilizationPct - previous.value)
+        : gpu.utilizationPct;
+      this.smoothedUtil.set(id, { at, value });
       if (gpu.utilizationPct >= IDLE_UTILIZATION_PCT) this.idleSince.delete(id);
       else if (!this.idleSince.has(id)) this.idleSince.set(id, at);
     });
@@ -50,7 +69,17 @@ export class LiveTelemetry {
         byNode = new Map();
         this.deploymentSamples.set(sample.deploymentId, byNode);
       }
-      byNode.set(nodeId, { at, intervalMs: frame.intervalMs, sample });
+      const entry = { at, intervalMs: frame.intervalMs, sample };
+      byNode.set(nodeId, entry);
+      let recent = this.recentSamples.get(sample.deploymentId);
+      if (!recent) {
+        recent = [];
+        this.recentSamples.set(sample.deploymentId, recent);
+      }
+      recent.push(entry);
+      let expired = 0;
+      while (expired < recent.length && at - recent[expired]!.at > RECENT_WINDOW_MS) expired++;
+      if (expired > 0) recent.splice(0, expired);
     }
     this.nodeLastFrameAt.set(nodeId, receivedAt);
     this.samplesIngested += frame.gpus.length;
@@ -63,6 +92,30 @@ export class LiveTelemetry {
     const point = this.gpuPoints.get(gpuId);
     if (since === undefined || !point || now - point.at >= STALE_AFTER_MS) return null;
     return now - since;
+  }
+
+  /** Utilization averaged over about the recent window, or null without a fresh sample. */
+  smoothedUtilization(gpuId: string, now = Date.now()): number | null {
+    const smoothed = this.smoothedUtil.get(gpuId);
+    return smoothed && now - smoothed.at < STALE_AFTER_MS ? smoothed.value : null;
+  }
+
+  /**
+   * A deployment's p95 and request rate over the recent window: every interval of every
+   * node merged, so planning is not steered by one noisy second.
+   */
+  recentLoad(deploymentId: string, now = Date.now()): RecentLoad {
+    const merged = new LatencyDistribution();
+    let requests = 0;
+    let oldest = now;
+    for (const entry of this.recentSamples.get(deploymentId) ?? []) {
+      if (now - entry.at > RECENT_WINDOW_MS) continue;
+      merged.addWire(entry.sample.latencyMs);
+      requests += entry.sample.requests;
+      oldest = Math.min(oldest, entry.at - entry.intervalMs);
+    }
+    const seconds = (now - oldest) / 1000;
+    return { p95Ms: merged.quantile(0.95), requestsPerSecond: seconds > 0 ? requests / seconds : 0 };
   }
 
   gpuPoint(gpuId: string): (GpuLivePoint & { at: number }) | undefined {
