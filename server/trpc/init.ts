@@ -1,12 +1,21 @@
 import { initTRPC, TRPCError } from '@trpc/server';
+import type { OpenApiMeta } from 'trpc-to-openapi';
 import { ZodError, z } from 'zod';
 import { roleAtLeast } from '../auth/principal';
 import { AppError, TRPC_CODE } from '../errors';
 import type { ApiScope, Role } from '../generated/prisma/client';
 import type { Context } from './context';
 
-/** Declared per procedure: the API-token scope that may call it (tokens need `read` otherwise). */
-export type ProcedureMeta = { scope?: ApiScope };
+/**
+ * Declared per procedure: the API-token scope that may call it (tokens need `read` otherwise),
+ * and `openapi` (method, path, summary, tags) for the procedures also served as REST under /api/v1.
+ */
+export type ProcedureMeta = OpenApiMeta<{ scope?: ApiScope }>;
+
+/** "username: Enter a username; password: Enter a password", naming every bad field. */
+export function describeIssues(issues: readonly { path: readonly PropertyKey[]; message: string }[]): string {
+  return issues.map((i) => `${i.path.map(String).join('.') || 'input'}: ${i.message}`).join('; ');
+}
 
 const t = initTRPC
   .context<Context>()
@@ -20,9 +29,7 @@ const t = initTRPC
       return {
         ...shape,
         // "username: Enter a username" rather than a JSON dump of zod's issues.
-        message: zodError
-          ? zodError.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; ')
-          : shape.message,
+        message: zodError ? describeIssues(zodError.issues) : shape.message,
         data: {
           ...shape.data,
           // Names the bad fields, e.g. { fieldErrors: { username: ['Required'] } }.
@@ -79,3 +86,34 @@ function requireRole(role: Role) {
 
 export const operatorProcedure = requireRole('operator');
 export const adminProcedure = requireRole('admin');
+
+/** Who may call a procedure: the least role, and the API-token scope that may (null: tokens may not). */
+export type ProcedureAccess = { role: Role | null; tokenScope: ApiScope | null };
+
+type BuiltProcedure = { _def: { middlewares: readonly unknown[]; meta?: ProcedureMeta } };
+
+const ROLE_CHECKS = new Map<unknown, Role>(
+  (
+    [
+      [viewerProcedure, 'viewer'],
+      [operatorProcedure, 'operator'],
+      [adminProcedure, 'admin'],
+    ] as const
+  ).map(([builder, role]) => [(builder as unknown as BuiltProcedure)._def.middlewares.at(-1), role]),
+);
+
+/**
+ * Reads a procedure's access rule from the builder it was made with (the same middlewares
+ * that enforce it), so the API reference cannot drift from what the server does.
+ */
+export function procedureAccess(procedure: unknown): ProcedureAccess {
+  const { middlewares, meta } = (procedure as BuiltProcedure)._def;
+  let role: Role | null = null;
+  for (const middleware of middlewares) {
+    const checked = ROLE_CHECKS.get(middleware);
+    if (checked && (role === null || roleAtLeast(checked, role))) role = checked;
+  }
+  if (role === null) return { role, tokenScope: null };
+  // Viewer procedures take `read` tokens; operator and admin ones only a scope they declare.
+  return { role, tokenScope: meta?.scope ?? (role === 'viewer' ? 'read' : null) };
+}

@@ -1,18 +1,33 @@
 import { z } from 'zod';
+import { listApiTokens, revokeApiToken } from '../../auth/api-tokens';
 import { createApiToken } from '../../auth/sessions';
 import { AppError } from '../../errors';
 import { createEnrollmentToken } from '../../services/agents/enrollment';
 import { adminProcedure, router } from '../init';
+import { ZApiScope, ZApiToken, ZCreatedApiToken, ZRevokedApiToken } from '../schemas/admin';
+
+/** API tokens are managed by signed-in admins only: a token cannot mint or revoke tokens. */
+const SESSION_ONLY = 'Admins signed in to the console only; API tokens cannot manage tokens.';
 
 export const adminRouter = router({
   createApiToken: adminProcedure
+    .meta({
+      openapi: {
+        method: 'POST',
+        path: '/admin/tokens',
+        tags: ['admin'],
+        summary: 'Create an API token',
+        description: SESSION_ONLY,
+      },
+    })
     .input(
       z.object({
-        name: z.string().trim().min(1).max(64),
-        scopes: z.array(z.enum(['read', 'allocate', 'stress'])).min(1),
+        name: z.string().trim().min(1, 'Name the token').max(64),
+        scopes: z.array(ZApiScope).min(1, 'Choose at least one scope'),
         expiresInDays: z.number().int().positive().max(3650).optional(),
       }),
     )
+    .output(ZCreatedApiToken)
     .mutation(async ({ ctx, input }) => {
       const { principal, runtime } = ctx;
       const created = await createApiToken(runtime.db, {
@@ -34,6 +49,33 @@ export const adminRouter = router({
       });
       return created;
     }),
+
+  listApiTokens: adminProcedure
+    .meta({
+      openapi: {
+        method: 'GET',
+        path: '/admin/tokens',
+        tags: ['admin'],
+        summary: 'List API tokens',
+        description: SESSION_ONLY,
+      },
+    })
+    .output(z.array(ZApiToken))
+    .query(({ ctx }) => listApiTokens(ctx.runtime.db)),
+
+  revokeApiToken: adminProcedure
+    .meta({
+      openapi: {
+        method: 'POST',
+        path: '/admin/tokens/{id}/revoke',
+        tags: ['admin'],
+        summary: 'Revoke an API token',
+        description: `Takes effect on the next request. ${SESSION_ONLY}`,
+      },
+    })
+    .input(z.object({ id: z.string().min(1).max(64) }))
+    .output(ZRevokedApiToken)
+    .mutation(({ ctx, input }) => revokeApiToken(ctx.runtime.db, { id: input.id, actor: ctx.principal })),
 
   createEnrollmentToken: adminProcedure
     .input(

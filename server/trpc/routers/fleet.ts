@@ -13,6 +13,17 @@ import {
   listNodes,
 } from '../../services/fleet/queries';
 import { operatorProcedure, router, viewerProcedure } from '../init';
+import {
+  ZCordonResult,
+  ZDeployment,
+  ZDeploymentDetail,
+  ZGpu,
+  ZGpuHistory,
+  ZIdleGpus,
+  ZLatencyHistory,
+  ZNode,
+  ZOverview,
+} from '../schemas/fleet';
 
 const ZId = z.string().min(1).max(64);
 const ZWindow = z.enum(HISTORY_WINDOWS).default('15m');
@@ -23,65 +34,154 @@ const ZCordonInput = z.object({
 
 export const fleetRouter = router({
   /** Headline figures and every deployment's current latency, as the live view shows them. */
-  overview: viewerProcedure.query(({ ctx }) => {
-    const { telemetry } = ctx.runtime;
-    const latency = telemetry.latencyPoints();
-    return { summary: telemetry.summary(latency), latency };
-  }),
+  overview: viewerProcedure
+    .meta({
+      openapi: { method: 'GET', path: '/overview', tags: ['fleet'], summary: 'Fleet headline figures' },
+    })
+    .output(ZOverview)
+    .query(({ ctx }) => {
+      const { telemetry } = ctx.runtime;
+      const latency = telemetry.latencyPoints();
+      return { summary: telemetry.summary(latency), latency };
+    }),
 
-  gpus: viewerProcedure.query(({ ctx }) => {
-    const { db, catalog, telemetry } = ctx.runtime;
-    return listGpus(db, catalog, telemetry);
-  }),
+  gpus: viewerProcedure
+    .meta({ openapi: { method: 'GET', path: '/gpus', tags: ['fleet'], summary: 'List every GPU' } })
+    .output(z.array(ZGpu))
+    .query(({ ctx }) => {
+      const { db, catalog, telemetry } = ctx.runtime;
+      return listGpus(db, catalog, telemetry);
+    }),
 
-  gpu: viewerProcedure.input(z.object({ id: ZId })).query(({ ctx, input }) => {
-    const { db, catalog, telemetry } = ctx.runtime;
-    return getGpu(db, catalog, telemetry, input.id);
-  }),
+  gpu: viewerProcedure
+    .meta({ openapi: { method: 'GET', path: '/gpus/{id}', tags: ['fleet'], summary: 'One GPU' } })
+    .input(z.object({ id: ZId }))
+    .output(ZGpu)
+    .query(({ ctx, input }) => {
+      const { db, catalog, telemetry } = ctx.runtime;
+      return getGpu(db, catalog, telemetry, input.id);
+    }),
 
   gpuHistory: viewerProcedure
+    .meta({
+      openapi: {
+        method: 'GET',
+        path: '/gpus/{gpuId}/history',
+        tags: ['fleet'],
+        summary: "A GPU's metrics over a window",
+      },
+    })
     .input(z.object({ gpuId: ZId, window: ZWindow }))
+    .output(ZGpuHistory)
     .query(({ ctx, input }) => gpuHistory(ctx.runtime.db, input.gpuId, input.window)),
 
-  nodes: viewerProcedure.query(({ ctx }) => {
-    const { db, catalog, telemetry } = ctx.runtime;
-    return listNodes(db, catalog, telemetry);
-  }),
+  nodes: viewerProcedure
+    .meta({
+      openapi: { method: 'GET', path: '/nodes', tags: ['fleet'], summary: 'List nodes with their GPUs' },
+    })
+    .output(z.array(ZNode))
+    .query(({ ctx }) => {
+      const { db, catalog, telemetry } = ctx.runtime;
+      return listNodes(db, catalog, telemetry);
+    }),
 
-  node: viewerProcedure.input(z.object({ id: ZId })).query(({ ctx, input }) => {
-    const { db, catalog, telemetry } = ctx.runtime;
-    return getNode(db, catalog, telemetry, input.id);
-  }),
+  node: viewerProcedure
+    .meta({ openapi: { method: 'GET', path: '/nodes/{id}', tags: ['fleet'], summary: 'One node' } })
+    .input(z.object({ id: ZId }))
+    .output(ZNode)
+    .query(({ ctx, input }) => {
+      const { db, catalog, telemetry } = ctx.runtime;
+      return getNode(db, catalog, telemetry, input.id);
+    }),
 
-  deployments: viewerProcedure.query(({ ctx }) => {
-    const { db, catalog, telemetry } = ctx.runtime;
-    return listDeployments(db, catalog, telemetry);
-  }),
+  deployments: viewerProcedure
+    .meta({
+      openapi: {
+        method: 'GET',
+        path: '/deployments',
+        tags: ['fleet'],
+        summary: 'List deployments with live latency',
+      },
+    })
+    .output(z.array(ZDeployment))
+    .query(({ ctx }) => {
+      const { db, catalog, telemetry } = ctx.runtime;
+      return listDeployments(db, catalog, telemetry);
+    }),
 
-  deployment: viewerProcedure.input(z.object({ id: ZId })).query(({ ctx, input }) => {
-    const { db, catalog, telemetry } = ctx.runtime;
-    return getDeployment(db, catalog, telemetry, input.id);
-  }),
+  deployment: viewerProcedure
+    .meta({
+      openapi: {
+        method: 'GET',
+        path: '/deployments/{id}',
+        tags: ['fleet'],
+        summary: 'One deployment and its GPUs',
+      },
+    })
+    .input(z.object({ id: ZId }))
+    .output(ZDeploymentDetail)
+    .query(({ ctx, input }) => {
+      const { db, catalog, telemetry } = ctx.runtime;
+      return getDeployment(db, catalog, telemetry, input.id);
+    }),
 
   latencyHistory: viewerProcedure
+    .meta({
+      openapi: {
+        method: 'GET',
+        path: '/deployments/{deploymentId}/latency',
+        tags: ['fleet'],
+        summary: "A deployment's latency over a window, from merged histograms",
+      },
+    })
     .input(z.object({ deploymentId: ZId, window: ZWindow }))
+    .output(ZLatencyHistory)
     .query(({ ctx, input }) => latencyHistory(ctx.runtime.db, input.deploymentId, input.window)),
 
-  idleGpus: viewerProcedure.query(({ ctx }) => {
-    const { db, catalog, telemetry } = ctx.runtime;
-    return idleAllocatedGpus(db, catalog, telemetry);
-  }),
+  idleGpus: viewerProcedure
+    .meta({
+      openapi: {
+        method: 'GET',
+        path: '/idle-gpus',
+        tags: ['fleet'],
+        summary: 'Allocated GPUs idle for 5 minutes or more',
+      },
+    })
+    .output(ZIdleGpus)
+    .query(({ ctx }) => {
+      const { db, catalog, telemetry } = ctx.runtime;
+      return idleAllocatedGpus(db, catalog, telemetry);
+    }),
 
   cordonGpu: operatorProcedure
-    .meta({ scope: 'allocate' })
+    .meta({
+      scope: 'allocate',
+      openapi: {
+        method: 'POST',
+        path: '/gpus/{gpuId}/cordon',
+        tags: ['fleet'],
+        summary: 'Cordon or uncordon a GPU',
+        description: 'A cordoned GPU keeps what it runs but receives no new owner. Audited with the reason.',
+      },
+    })
     .input(ZCordonInput.extend({ gpuId: ZId }))
+    .output(ZCordonResult)
     .mutation(({ ctx, input }) =>
       setGpuCordon(ctx.runtime.db, ctx.runtime.catalog, { ...input, actor: ctx.principal }),
     ),
 
   cordonNode: operatorProcedure
-    .meta({ scope: 'allocate' })
+    .meta({
+      scope: 'allocate',
+      openapi: {
+        method: 'POST',
+        path: '/nodes/{nodeId}/cordon',
+        tags: ['fleet'],
+        summary: 'Cordon or uncordon every GPU of a node',
+      },
+    })
     .input(ZCordonInput.extend({ nodeId: ZId }))
+    .output(ZCordonResult)
     .mutation(({ ctx, input }) =>
       setNodeCordon(ctx.runtime.db, ctx.runtime.catalog, { ...input, actor: ctx.principal }),
     ),
