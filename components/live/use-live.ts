@@ -25,7 +25,14 @@ export type LivePayload<E extends LiveEvent> = Parameters<ServerToBrowserEvents[
 type LiveSocket = Socket<ServerToBrowserEvents, BrowserToServerEvents>;
 type AnyHandler = (payload: never) => void;
 
-const EVENTS: readonly LiveEvent[] = ['fleet:summary', 'fleet:gpus', 'deployment:latency', 'node:status'];
+const EVENTS: readonly LiveEvent[] = [
+  'fleet:summary',
+  'fleet:gpus',
+  'deployment:latency',
+  'node:status',
+  'allocation:change',
+  'stress:update',
+];
 /** Closing or leaving waits this long, so a page navigation does not drop and re-open. */
 const LINGER_MS = 1_500;
 const MANUAL_RETRY_MS = 2_000;

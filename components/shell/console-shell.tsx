@@ -11,6 +11,9 @@ const NAV = [
   { href: '/', label: 'Overview' },
   { href: '/nodes', label: 'Nodes' },
   { href: '/deployments', label: 'Deployments' },
+  { href: '/allocations', label: 'Allocations' },
+  { href: '/stress', label: 'Stress tests' },
+  { href: '/api-docs', label: 'API' },
 ] as const;
 
 export function ConsoleShell({ children }: { children: ReactNode }) {
