@@ -1,11 +1,9 @@
-// npm run bench -- [--nodes 6250] [--duration 20] [--hosts 2] [--skip-persistence]
 // Telemetry benchmark: Switchyard's ingest against a bare WebSocket server on the same
 // frames, agent → browser latency, and rollup persistence against raw COPY. Everything
 // runs on this machine in this run; the table shows ratios to the baselines.
 import { type ChildProcess, fork } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { Command } from 'commander';
 import pg from 'pg';
 import { io } from 'socket.io-client';
 import { z } from 'zod';
@@ -15,22 +13,15 @@ import { migrate } from '../server/db/migrate';
 import { type BenchNode, createBenchFleet } from './fleet';
 import { benchPersistence } from './persistence';
 
-const options = z
-  .object({
-    nodes: z.coerce.number().int().min(1).max(20_000),
-    duration: z.coerce.number().int().min(5).max(600),
-    hosts: z.coerce.number().int().min(1).max(8),
-    skipPersistence: z.boolean(),
-  })
-  .parse(
-    new Command('bench')
-      .option('--nodes <n>', 'simulated agents (8 GPUs each)', '6250')
-      .option('--duration <s>', 'seconds of each measured phase', '20')
-      .option('--hosts <n>', 'load processes hosting the agents', '2')
-      .option('--skip-persistence', 'skip the rollup persistence comparison', false)
-      .parse()
-      .opts(),
-  );
+export const ZTelemetryBenchOptions = z.object({
+  nodes: z.coerce.number().int().min(1).max(20_000),
+  duration: z.coerce.number().int().min(5).max(600),
+  hosts: z.coerce.number().int().min(1).max(8),
+  skipPersistence: z.boolean(),
+});
+export type TelemetryBenchOptions = z.infer<typeof ZTelemetryBenchOptions>;
+
+let options: TelemetryBenchOptions;
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const DATA_DIR = path.join(ROOT, '.switchyard-bench');
@@ -116,7 +107,9 @@ async function runLoad(
   };
 }
 
-async function main() {
+/** Runs the telemetry suite and prints its table. */
+export async function runTelemetryBench(chosen: TelemetryBenchOptions): Promise<void> {
+  options = chosen;
   await fs.rm(DATA_DIR, { recursive: true, force: true });
   await fs.mkdir(DATA_DIR, { recursive: true, mode: 0o755 });
   log(
@@ -269,8 +262,3 @@ async function main() {
   );
   await fs.rm(DATA_DIR, { recursive: true, force: true });
 }
-
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
-});

@@ -22,7 +22,11 @@ const ZEnv = z.object({
   /** How long 10 s rollups are kept (hours) and 1 min rollups (days). */
   SWITCHYARD_RETENTION_10S_HOURS: z.coerce.number().positive().default(48),
   SWITCHYARD_RETENTION_1M_DAYS: z.coerce.number().positive().default(30),
+  /** How long a node's agent has to confirm an allocation change before it is rolled back. */
+  SWITCHYARD_ALLOCATION_ACK_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
   SWITCHYARD_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  /** The highest request rate a stress run may ask for, all agents together (req/s). */
+  STRESS_MAX_RPS: z.coerce.number().positive().default(5000),
 });
 
 export type Env = z.infer<typeof ZEnv> & { dataDir: string };

@@ -4,7 +4,8 @@ import { pathToFileURL } from 'node:url';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import pg from 'pg';
 import { Server as SocketServer } from 'socket.io';
-import { MAX_FRAME_BYTES } from '../lib/protocol/agent';
+import { AGENT_NAMESPACE, MAX_FRAME_BYTES } from '../lib/protocol/agent';
+import { LIVE_NAMESPACE } from '../lib/protocol/live';
 import { ensureFirstAdmin } from './auth/bootstrap';
 import { principalFromSession, readCookie, SESSION_COOKIE } from './auth/sessions';
 import { closeDb, getDb } from './db/client';
@@ -13,15 +14,22 @@ import { migrate } from './db/migrate';
 import { type Env, parseEnv } from './env';
 import { sendJson } from './http/json';
 import { createMetrics } from './http/metrics';
+import { createRestApi, REST_PREFIX } from './http/rest-api';
 import { handleEnroll, handleHealth } from './http/routes';
 import { startJobScheduler } from './jobs/scheduler';
 import { logger, setLogLevel } from './log';
-import { attachAgentGateway } from './realtime/agent-gateway';
+import { agentCommandChannel } from './realtime/agent-commands';
+import { type AgentNamespace, attachAgentGateway } from './realtime/agent-gateway';
 import { attachLiveGateway, BROADCAST_INTERVAL_MS } from './realtime/live-gateway';
 import type { Runtime } from './runtime';
+import { AllocationService } from './services/allocation/allocation-service';
+import { AUTO_PLANNER_ACTOR, AutoPlanner } from './services/allocation/auto-planner';
+import { buildPlannerInput } from './services/allocation/planner-input';
 import { startFleetSimulator } from './services/demo/fleet-simulator';
 import { seedDemoFleet } from './services/demo/seed';
 import { FleetCatalog } from './services/fleet/catalog';
+import { handleStressExport } from './services/stress/export-route';
+import { StressService } from './services/stress/stress-service';
 import { GpuHealthMonitor } from './services/telemetry/gpu-health';
 import { LiveTelemetry } from './services/telemetry/live-telemetry';
 import { MinuteRollups } from './services/telemetry/minute-rollups';
@@ -95,8 +103,26 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     health,
     gpuHealth: new GpuHealthMonitor(db, catalog),
     io,
+    allocation: new AllocationService({
+      db,
+      catalog,
+      telemetry,
+      agents: agentCommandChannel(io.of(AGENT_NAMESPACE) as unknown as AgentNamespace),
+      publish: (change) => io.of(LIVE_NAMESPACE).to('allocations').emit('allocation:change', change),
+      ackTimeoutMs: env.SWITCHYARD_ALLOCATION_ACK_TIMEOUT_MS,
+    }),
+    stress: new StressService({ db, io, maxRps: env.STRESS_MAX_RPS }),
+    autoPlanner: new AutoPlanner({
+      db,
+      buildInput: () => buildPlannerInput(runtime),
+      submit: (change) => runtime.allocation.submit(AUTO_PLANNER_ACTOR, change),
+      lastChangedAt: (deploymentId) => runtime.allocation.lastChangedAt(deploymentId),
+    }),
     startedAt: new Date(),
   };
+  const interrupted = await runtime.allocation.dispatcher.recoverInterrupted();
+  if (interrupted > 0) log.warn(`rolled back ${interrupted} allocation change(s) interrupted by a restart`);
+  await runtime.stress.recoverInterrupted();
 
   const live = attachLiveGateway(io, runtime);
   const agents = attachAgentGateway(io, runtime, live.pushNode);
@@ -110,6 +136,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     },
   });
 
+  const restApi = createRestApi(runtime);
   const handleMetrics = createMetrics(runtime);
   const pages = options.pages ? await prepareNext(env) : null;
 
@@ -136,6 +163,8 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     if (pathname === '/api/agent/enroll') return handleEnroll(runtime, req, res);
     if (pathname === '/metrics') return handleMetrics(req, res);
     if (pathname.startsWith('/api/trpc/')) return trpcHandler(req, res);
+    if (pathname.startsWith('/api/stress/')) return handleStressExport(runtime, req, res, pathname);
+    if (pathname === REST_PREFIX || pathname.startsWith(`${REST_PREFIX}/`)) return restApi(req, res);
     if (pathname.startsWith('/api/'))
       return sendJson(res, 404, { error: { code: 'NOT_FOUND', message: `No route ${pathname}` } });
     if (!pages)
@@ -170,6 +199,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     httpServer.listen(env.PORT, env.HOST, () => resolve());
   });
   const stopJobs = startJobScheduler(runtime);
+  await runtime.autoPlanner.start();
   const address = httpServer.address();
   const port = typeof address === 'object' && address ? address.port : env.PORT;
   const url = `http://127.0.0.1:${port}`;
@@ -186,6 +216,11 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       log.info('shutting down');
       for (const timer of timers) clearInterval(timer);
       await stopJobs();
+      await runtime.autoPlanner.stop();
+      // Changes being applied finish (or roll back) while their agents are still connected.
+      await runtime.allocation.dispatcher.settled();
+      // Runs in progress are stopped on their agents and recorded as far as they got.
+      await runtime.stress.close();
       agents.emit('shutdown', { reason: 'server shutting down' });
       await stopSimulator?.();
       io.disconnectSockets(true);

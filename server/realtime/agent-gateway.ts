@@ -15,6 +15,7 @@ import { logger } from '../log';
 import type { Runtime } from '../runtime';
 import { nodeForCredential } from '../services/agents/enrollment';
 import { applyInventory, assignmentsFor, inventoryUnchanged } from '../services/agents/inventory';
+import type { StressAgentSocket } from '../services/stress/agent-events';
 
 const log = logger('agents');
 
@@ -79,6 +80,18 @@ export function attachAgentGateway(
     });
 
     socket.on('disconnect', (reason) => log.debug(`agent for ${node.hostname} disconnected: ${reason}`));
+
+    // Stress tests: the agent's endpoints, its reports, and losing it mid-run.
+    runtime.stress.attachAgent(
+      socket as unknown as StressAgentSocket,
+      node,
+      () => socket.data.ready,
+      // An agent may offer load only against deployments its own GPUs serve.
+      (deploymentId) =>
+        (runtime.catalog.gpuIdsByNode.get(node.id) ?? []).some(
+          (gpuId) => runtime.catalog.owners.get(gpuId)?.deploymentId === deploymentId,
+        ),
+    );
   });
 
   return agents;

@@ -21,7 +21,7 @@ export type LiveNamespace = Namespace<
   LiveSocketData
 >;
 
-const ROOM = /^(fleet|node:[\w-]{1,64}|deployment:[\w-]{1,64})$/;
+const ROOM = /^(fleet|allocations|node:[\w-]{1,64}|deployment:[\w-]{1,64}|stress:[\w-]{1,64})$/;
 
 /**
  * Browsers (and API clients with a `read` token) subscribe to rooms and receive the
@@ -60,7 +60,10 @@ export function attachLiveGateway(
     socket.on('subscribe', (room, ack) => {
       const reply = typeof ack === 'function' ? ack : () => {};
       if (typeof room !== 'string' || !ROOM.test(room)) {
-        reply({ ok: false, error: 'room: expected fleet, node:<id> or deployment:<id>' });
+        reply({
+          ok: false,
+          error: 'room: expected fleet, allocations, node:<id>, deployment:<id> or stress:<runId>',
+        });
         return;
       }
       socket.join(room);
