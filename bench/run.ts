@@ -18,16 +18,28 @@ const cli = new Command('bench')
   .parse()
   .opts();
 
-const suites = z
+const parsedSuites = z
   .array(z.enum(SUITES, { error: `--suite: expected ${SUITES.join(', ')}` }))
-  .min(1)
-  .parse(String(cli.suite).split(',').filter(Boolean));
+  .min(1, '--suite: name at least one suite')
+  .safeParse(String(cli.suite).split(',').filter(Boolean));
+if (!parsedSuites.success) {
+  process.stderr.write(`${parsedSuites.error.issues[0]?.message}\n`);
+  process.exit(2);
+}
+const suites = parsedSuites.data;
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
 async function main() {
   for (const suite of suites) {
     log(`\n## ${suite}\n`);
-    if (suite === 'telemetry') await runTelemetryBench(ZTelemetryBenchOptions.parse(cli));
+    if (suite === 'telemetry') {
+      const options = ZTelemetryBenchOptions.safeParse(cli);
+      if (!options.success) {
+        const issue = options.error.issues[0];
+        throw new Error(`--${String(issue?.path[0] ?? '')}: ${issue?.message}`);
+      }
+      await runTelemetryBench(options.data);
+    }
     if (suite === 'allocation') await runAllocationBench(log);
     if (suite === 'stress') await runStressBench(log);
   }
