@@ -137,8 +137,12 @@ export function DeploymentLaneHeader({
         </span>
       </div>
       <div className="lane-facts small">
-        <span data-testid="lane-p95" data-over-slo={overSlo ? 'true' : 'false'}>
-          p95{' '}
+        <span
+          data-testid="lane-p95"
+          data-over-slo={overSlo ? 'true' : 'false'}
+          title="p95 over the last 30 s, the window the planner uses"
+        >
+          p95 (30 s){' '}
           <strong className={d.p95Ms === null ? 'muted' : overSlo ? 'text-bad' : 'text-ok'}>
             {fmtMs(d.p95Ms)}
           </strong>{' '}

@@ -13,6 +13,7 @@ export type BoardDeployment = {
   maxGpus: number;
   gpusPerReplica: number;
   sloP95Ms: number;
+  /** Over the last 30 s (RECENT_WINDOW_MS), like the planner's input. */
   p95Ms: number | null;
   requestsPerSecond: number;
 };
@@ -96,7 +97,8 @@ export async function allocationBoard(
 
   return {
     deployments: deployments.map((d) => {
-      const live = telemetry.latencyPoint(d.id, now);
+      // The planner's window, so the board and the plan agree on who is over its SLO.
+      const recent = telemetry.recentLoad(d.id, now);
       return {
         id: d.id,
         name: d.name,
@@ -106,8 +108,8 @@ export async function allocationBoard(
         maxGpus: d.maxGpus,
         gpusPerReplica: d.gpusPerReplica,
         sloP95Ms: d.sloP95Ms,
-        p95Ms: live.p95,
-        requestsPerSecond: live.requestsPerSecond,
+        p95Ms: recent.p95Ms,
+        requestsPerSecond: recent.requestsPerSecond,
       };
     }),
     jobs,
