@@ -13,12 +13,13 @@ export const ZOwnerRef = z
     z.object({ deploymentId: z.string().min(1).max(64) }),
     z.object({ jobId: z.string().min(1).max(64) }),
   ])
-  .nullable();
+  .nullable()
+  .meta({ description: 'The owner: {"deploymentId": …}, {"jobId": …}, or null for the free pool.' });
 /** `{ deploymentId }`, `{ jobId }`, or `null` for the free pool. */
 export type OwnerRef = z.infer<typeof ZOwnerRef>;
 
 export const ZMoveInput = z.object({
-  gpuId: z.string().min(1).max(64),
+  gpuId: z.string().min(1).max(64).meta({ description: 'GPU id (GET /gpus or /allocation/board).' }),
   /** The new owner; `null` releases the GPU to the free pool. */
   to: ZOwnerRef,
 });
@@ -28,14 +29,30 @@ export const CHANGE_SOURCES = ['manual', 'plan', 'auto'] as const;
 export type ChangeSource = (typeof CHANGE_SOURCES)[number];
 
 export const ZChangeInput = z.object({
-  moves: z.array(ZMoveInput).min(1, 'Name at least one GPU to move').max(1024),
+  moves: z.array(ZMoveInput).min(1, 'Name at least one GPU to move').max(1024).meta({
+    description: 'Every GPU that changes owner, with its new owner; applied all together or not at all.',
+  }),
   /** Version of every deployment and job the change touches (old and new owners), as read. */
-  baseVersions: z.record(z.string().min(1).max(64), z.number().int().nonnegative()),
-  reason: z.string().trim().min(1, 'Say why').max(500),
+  baseVersions: z.record(z.string().min(1).max(64), z.number().int().nonnegative()).meta({
+    description:
+      'Deployment or job id → its version as read (GET /allocation/board), for every owner the change touches, old and new. A stale or missing one answers 409 with the current versions.',
+  }),
+  reason: z
+    .string()
+    .trim()
+    .min(1, 'Say why')
+    .max(500)
+    .meta({ description: 'Why, in words; kept in the audit log.' }),
   /** Retrying with the same key returns the first attempt's change instead of applying twice. */
-  idempotencyKey: z.string().min(8).max(128).optional(),
+  idempotencyKey: z.string().min(8).max(128).optional().meta({
+    description:
+      "Send the same key when retrying: the first attempt's change comes back instead of a second change.",
+  }),
   /** Validate and predict the effect without changing anything. */
-  dryRun: z.boolean().default(false),
+  dryRun: z
+    .boolean()
+    .default(false)
+    .meta({ description: 'Check the change and predict its effect on p95 without making it.' }),
   source: z.enum(CHANGE_SOURCES).default('manual'),
 });
 export type ChangeInput = z.input<typeof ZChangeInput>;

@@ -31,17 +31,45 @@ export const ZThresholdList = z
 /** Load model, request and gates of one run. `durationS` follows from the load model. */
 export const ZRunDefinition = z
   .object({
-    deploymentId: ZDeploymentId,
-    load: ZLoadModel,
+    deploymentId: ZDeploymentId.meta({ description: 'The deployment to load (GET /deployments).' }),
+    load: ZLoadModel.meta({
+      description:
+        'Open loop: {"kind":"open","arrival":"poisson"|"constant","stages":[{"durationS","fromRps","toRps"}]}; closed loop: {"kind":"closed","concurrency","durationS"}. The run lasts as long as the load.',
+    }),
     /** Seconds at the start of the run whose requests are sent but not judged. */
-    warmupS: z.number().nonnegative().max(3600).default(5),
-    request: ZRequestShape.prefault({}),
-    thresholds: ZThresholdList.default([]),
+    warmupS: z
+      .number()
+      .nonnegative()
+      .max(3600)
+      .default(5)
+      .meta({ description: 'Seconds at the start whose requests are sent but not judged.' }),
+    request: ZRequestShape.prefault({}).meta({
+      description: 'Method, path, body, headers and timeout of each request.',
+    }),
+    thresholds: ZThresholdList.default([]).meta({
+      description:
+        'Gates such as "p95 < 250ms", "p99 <= 600ms", "errors < 1%", "late < 5%" (p50, p90, p95, p99, p99.9, max, errors, late).',
+    }),
     /** Stop the run as soon as a threshold fails (after warm-up and `graceS`). */
-    abortOnFail: z.boolean().default(true),
-    graceS: z.number().nonnegative().max(3600).default(10),
+    abortOnFail: z
+      .boolean()
+      .default(true)
+      .meta({ description: 'Stop the run as soon as a threshold fails, after warm-up and graceS.' }),
+    graceS: z
+      .number()
+      .nonnegative()
+      .max(3600)
+      .default(10)
+      .meta({ description: 'Seconds after warm-up before a failing threshold aborts the run.' }),
     /** The deployment's name, typed to confirm loading a high-priority deployment. */
-    confirm: z.string().trim().max(128).optional(),
+    confirm: z
+      .string()
+      .trim()
+      .max(128)
+      .optional()
+      .meta({
+        description: `The deployment's name, required to load a deployment of priority ${CONFIRM_PRIORITY} or more.`,
+      }),
   })
   .superRefine((definition, ctx) => {
     const durationS = loadDurationS(definition.load);
