@@ -185,3 +185,54 @@ it('never gives a GPU two owners and never loses an acknowledged change', async 
     GROUP BY d."name", d."gpusPerReplica", g."nodeId"`;
   for (const row of held) expect(row.count % row.gpusPerReplica, row.name).toBe(0);
 });
+
+it('rolls back a committed change that cannot be sent to its nodes, instead of holding its GPUs', async () => {
+  // A catalog whose reload fails once, right after the change commits.
+  const failing = new FleetCatalog(db);
+  await failing.refresh();
+  for (const node of failing.nodes.values()) node.status = 'online';
+  let failNext = true;
+  const refresh = failing.refresh.bind(failing);
+  failing.refresh = () => {
+    if (!failNext) return refresh();
+    failNext = false;
+    return Promise.reject(new Error('database connection lost'));
+  };
+  const sent: string[] = [];
+  const lonely = new AllocationService({
+    db,
+    catalog: failing,
+    agents: {
+      async sendAllocation(nodeId) {
+        sent.push(nodeId);
+        return { ok: true };
+      },
+      notifyAssignments() {},
+    },
+    publish: () => {},
+    telemetry: new LiveTelemetry(failing),
+    ackTimeoutMs: 1_000,
+  });
+  // Any one-GPU-replica deployment with room left (the run above moved GPUs at random).
+  const deployments = await db.deployment.findMany({
+    where: { gpusPerReplica: 1 },
+    include: { _count: { select: { allocations: true } } },
+  });
+  const target = deployments.find((d) => d._count.allocations < d.maxGpus)!;
+  const owned = new Set((await db.allocation.findMany()).map((a) => a.gpuId));
+  const gpu = (await db.gpu.findMany({ where: { cordoned: false } })).find((g) => !owned.has(g.id))!;
+
+  const change = await lonely.submit(
+    { kind: 'user', id: null, name: 'tester' },
+    {
+      moves: [{ gpuId: gpu.id, to: { deploymentId: target.id } }],
+      baseVersions: { [target.id]: target.version },
+      reason: 'x',
+    },
+  );
+  if ('dryRun' in change) throw new Error('unexpected dry run');
+  expect(change.state).toBe('rolled_back');
+  expect(change.outcome).toBe('Rolled back: it could not be sent to the nodes');
+  expect(sent).toEqual([]);
+  expect(await db.allocation.findUnique({ where: { gpuId: gpu.id } })).toBeNull();
+});

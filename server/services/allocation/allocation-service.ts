@@ -1,12 +1,15 @@
 import { predictDeploymentP95 } from '../../../lib/allocation/latency-model';
 import type { AllocationChangeView, ChangeInput, DryRunResult } from '../../../lib/allocation/types';
 import type { Db } from '../../db/client';
+import { logger } from '../../log';
 import type { FleetCatalog } from '../fleet/catalog';
 import type { LiveTelemetry } from '../telemetry/live-telemetry';
 import { type Actor, commitChange } from './changes';
 import { type AgentCommandChannel, AllocationDispatcher } from './dispatcher';
 import { predictEffects } from './effects';
 import { buildPlannerInput } from './planner-input';
+
+const log = logger('allocation');
 
 type Deps = {
   db: Db;
@@ -41,9 +44,15 @@ export class AllocationService {
       return { ...rest, effects: predictEffects(counts, byId, predictDeploymentP95) };
     }
     if (result.replayed) return result.view;
-    await catalog.refresh();
-    this.deps.publish(result.view);
-    return this.dispatcher.dispatch(result.view.id);
+    try {
+      await catalog.refresh();
+      this.dispatcher.announce(result.view);
+      return await this.dispatcher.dispatch(result.view.id);
+    } catch (error) {
+      // Committed but never sent: undo it now rather than hold its GPUs until a restart.
+      log.error(`change ${result.view.id} could not be sent to the nodes`, error);
+      return this.dispatcher.abandon(result.view.id, 'it could not be sent to the nodes');
+    }
   }
 
   /** When a deployment's GPUs last changed through a change that stuck (for cooldowns). */

@@ -56,11 +56,20 @@ export class AllocationDispatcher {
       include: { moves: true },
     });
     const view = toView(change, catalog);
-    this.deps.publish(view);
+    this.announce(view);
     const work = this.apply(view).catch((error) => log.error(`applying change ${changeId} failed`, error));
     this.inFlight.add(work);
     void work.finally(() => this.inFlight.delete(work));
     return view;
+  }
+
+  /** Tells the live views; a browser room that fails must never break a change. */
+  announce(change: AllocationChangeView): void {
+    try {
+      this.deps.publish(change);
+    } catch (error) {
+      log.warn(`could not announce change ${change.id}: ${(error as Error).message}`);
+    }
   }
 
   /** Waits for every change being applied to finish (shutdown, tests). */
@@ -82,6 +91,16 @@ export class AllocationDispatcher {
       await this.rollback(id, 'the server restarted before every node confirmed the change', false);
     }
     return stuck.length;
+  }
+
+  /** Rolls back a committed change that was never sent to its nodes, and returns it. */
+  async abandon(changeId: string, why: string): Promise<AllocationChangeView> {
+    await this.rollback(changeId, why, false);
+    const change = await this.deps.db.allocationChange.findUniqueOrThrow({
+      where: { id: changeId },
+      include: { moves: true },
+    });
+    return toView(change, this.deps.catalog);
   }
 
   private async apply(change: AllocationChangeView): Promise<void> {
@@ -137,7 +156,7 @@ export class AllocationDispatcher {
       return updated;
     });
     log.info(`change ${changeId} applied on ${nodes.length} node(s)`);
-    this.deps.publish(toView(change, catalog));
+    this.announce(toView(change, catalog));
   }
 
   /**
@@ -204,7 +223,7 @@ export class AllocationDispatcher {
     log.warn(`change ${changeId} rolled back: ${why}`);
     await catalog.refresh();
     const view = toView(change, catalog);
-    this.deps.publish(view);
+    this.announce(view);
     if (!tellNodes) return;
     // Nodes that applied (or may apply late) get the restored owners; best effort, since
     // an agent that reconnects receives its assignments anyway.
