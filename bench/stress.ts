@@ -22,6 +22,12 @@ const MAX_CONNECTIONS = 100;
 const LIGHT_CONNECTIONS = 10;
 const MAX_DURATION_S = 3;
 const PACED_DURATION_S = 4;
+/**
+ * The percentile comparison alternates the tools this many times and pools each tool's
+ * histograms: a p99 of a few milliseconds moves with the machine's scheduling, and
+ * alternating keeps a slow moment from landing on one tool only.
+ */
+const LIGHT_ROUNDS = 3;
 const WARMUP_S = 1;
 /** Stall scenario: a steady rate for 10 s; the target freezes for 1 s, 5 s in. */
 const STALL_RATE = 1000;
@@ -101,6 +107,12 @@ const fmt = (n: number | null, digits = 0) =>
     ? '—'
     : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
+/** Several rounds of one tool as one: histograms pooled, counts averaged per round. */
+function pooled(rounds: ClientResult[]): { completed: number; histograms: LatencyHistogramWire[] } {
+  const completed = rounds.reduce((sum, r) => sum + r.completed, 0) / rounds.length;
+  return { completed, histograms: rounds.flatMap((r) => r.histograms) };
+}
+
 async function compareOn(
   target: Target,
   label: string,
@@ -155,10 +167,16 @@ async function compareOn(
     warmupS: WARMUP_S,
   };
   log(
-    `  ${label}: both closed loop, ${LIGHT_CONNECTIONS} connections (${PACED_DURATION_S} s, first ${WARMUP_S} s left out)`,
+    `  ${label}: both closed loop, ${LIGHT_CONNECTIONS} connections, ${LIGHT_ROUNDS} alternating rounds each (${PACED_DURATION_S} s, first ${WARMUP_S} s left out)`,
   );
-  const acLight = await runClient({ ...light, tool: 'autocannon' });
-  const syLight = await runClient({ ...light, tool: 'switchyard' });
+  const acRounds: ClientResult[] = [];
+  const syRounds: ClientResult[] = [];
+  for (let round = 0; round < LIGHT_ROUNDS; round++) {
+    acRounds.push(await runClient({ ...light, tool: 'autocannon' }));
+    syRounds.push(await runClient({ ...light, tool: 'switchyard' }));
+  }
+  const acLight = pooled(acRounds);
+  const syLight = pooled(syRounds);
   const rate = Math.max(100, Math.floor(acLight.completed / PACED_DURATION_S / 100) * 100);
   log(
     `  ${label}: Switchyard open loop at ${rate} req/s (${PACED_DURATION_S} s, first ${WARMUP_S} s left out)`,
