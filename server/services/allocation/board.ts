@@ -3,6 +3,7 @@ import type { Db } from '../../db/client';
 import type { FleetCatalog } from '../fleet/catalog';
 import type { LiveTelemetry } from '../telemetry/live-telemetry';
 import { toView } from './changes';
+import { catalogRuleGpu, ineligibility } from './rules';
 
 export type BoardDeployment = {
   id: string;
@@ -87,7 +88,7 @@ export async function allocationBoard(
       clusterName: node.clusterName,
       health: gpu.health,
       cordoned: gpu.cordoned,
-      eligible: gpu.health === 'ok' && !gpu.cordoned && !node.cordoned && node.status !== 'offline',
+      eligible: ineligibility(catalogRuleGpu(gpu, node)) === null,
       deploymentId: owner?.deploymentId ?? null,
       jobId: owner?.jobId ?? null,
       utilizationPct: telemetry.gpuPoint(gpu.id)?.util ?? null,

@@ -282,9 +282,11 @@ async function write(
     });
   }
   const versions = await bumpVersions(tx, plan.deployments, plan.jobs);
-  const nodes: NodeResult[] = [...new Set(plan.moves.map((m) => m.nodeId))].map((nodeId) => ({
+  // Every locked GPU is moved, so their nodes are exactly the nodes that must confirm.
+  const hostnames = new Map([...plan.gpus.values()].map((g) => [g.nodeId, g.hostname]));
+  const nodes: NodeResult[] = [...hostnames].map(([nodeId, hostname]) => ({
     nodeId,
-    hostname: [...plan.gpus.values()].find((g) => g.nodeId === nodeId)!.hostname,
+    hostname,
     state: 'pending',
     error: null,
   }));
@@ -373,7 +375,7 @@ export async function lockGpus(tx: Tx, ids: string[]): Promise<Map<string, Locke
   return new Map(rows.map((r) => [r.id, { ...r, label: `${r.hostname}/${r.index}` }]));
 }
 
-async function lockDeployments(tx: Tx, ids: string[]): Promise<Map<string, LockedDeployment>> {
+export async function lockDeployments(tx: Tx, ids: string[]): Promise<Map<string, LockedDeployment>> {
   if (ids.length === 0) return new Map();
   const rows = await tx.$queryRaw<LockedDeployment[]>`
     SELECT "id", "name", "minGpus", "maxGpus", "gpusPerReplica", "version"
@@ -381,7 +383,7 @@ async function lockDeployments(tx: Tx, ids: string[]): Promise<Map<string, Locke
   return new Map(rows.map((r) => [r.id, r]));
 }
 
-async function lockJobs(tx: Tx, ids: string[]): Promise<Map<string, LockedJob>> {
+export async function lockJobs(tx: Tx, ids: string[]): Promise<Map<string, LockedJob>> {
   if (ids.length === 0) return new Map();
   const rows = await tx.$queryRaw<LockedJob[]>`
     SELECT "id", "name", "version", "state"::text AS state

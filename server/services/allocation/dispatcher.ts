@@ -6,7 +6,15 @@ import { logger } from '../../log';
 import { assignmentsFor } from '../agents/inventory';
 import { recordAudit } from '../audit/audit-log';
 import type { FleetCatalog } from '../fleet/catalog';
-import { type Actor, bumpVersions, lockGpus, type NodeResult, toView } from './changes';
+import {
+  type Actor,
+  bumpVersions,
+  lockDeployments,
+  lockGpus,
+  lockJobs,
+  type NodeResult,
+  toView,
+} from './changes';
 
 const log = logger('allocation');
 
@@ -172,12 +180,18 @@ export class AllocationDispatcher {
     const { db, catalog } = this.deps;
     const change = await db.$transaction(async (tx) => {
       const moves = await tx.allocationMove.findMany({ where: { changeId } });
-      await lockGpus(tx, moves.map((m) => m.gpuId).sort());
       const deploymentIds = new Set<string>();
       const jobIds = new Set<string>();
       for (const m of moves) {
         for (const id of [m.fromDeploymentId, m.toDeploymentId]) if (id) deploymentIds.add(id);
         for (const id of [m.fromJobId, m.toJobId]) if (id) jobIds.add(id);
+      }
+      // The same lock order as a change (GPUs, deployments, jobs) and before any write:
+      // the writes' foreign-key checks would otherwise lock owners out of order.
+      await lockGpus(tx, moves.map((m) => m.gpuId).sort());
+      const deployments = await lockDeployments(tx, [...deploymentIds].sort());
+      const jobs = await lockJobs(tx, [...jobIds].sort());
+      for (const m of moves) {
         // A change holds its GPUs until it ends (see the busy check), so the owner is still
         // the one this change set; restoring it cannot overwrite anyone else's change.
         if (!m.fromDeploymentId && !m.fromJobId) {
@@ -191,12 +205,7 @@ export class AllocationDispatcher {
           });
         }
       }
-      await lockRows(tx, [...deploymentIds].sort(), [...jobIds].sort());
-      const versions = await bumpVersions(
-        tx,
-        new Map([...deploymentIds].map((id) => [id, id])),
-        new Map([...jobIds].map((id) => [id, id])),
-      );
+      const versions = await bumpVersions(tx, deployments, jobs);
       const current = await tx.allocationChange.findUniqueOrThrow({ where: { id: changeId } });
       const updated = await tx.allocationChange.update({
         where: { id: changeId },
@@ -258,15 +267,6 @@ export class AllocationDispatcher {
       });
       if (serves) agents.notifyAssignments(nodeId, assignmentsFor(catalog, nodeId));
     }
-  }
-}
-
-async function lockRows(tx: Prisma.TransactionClient, deploymentIds: string[], jobIds: string[]) {
-  if (deploymentIds.length > 0) {
-    await tx.$queryRaw`SELECT "id" FROM "Deployment" WHERE "id" = ANY(${deploymentIds}::text[]) ORDER BY "id" FOR UPDATE`;
-  }
-  if (jobIds.length > 0) {
-    await tx.$queryRaw`SELECT "id" FROM "Job" WHERE "id" = ANY(${jobIds}::text[]) ORDER BY "id" FOR UPDATE`;
   }
 }
 

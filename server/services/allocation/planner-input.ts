@@ -1,5 +1,6 @@
 import type { PlannerDeployment, PlannerGpu, PlannerInput } from '../../../lib/allocation/types';
 import type { Runtime } from '../../runtime';
+import { catalogRuleGpu, ineligibility } from './rules';
 
 /**
  * What the planner plans from: owners, bounds and versions from the database (so the
@@ -50,12 +51,7 @@ export async function buildPlannerInput(
       label: `${node.hostname}/${gpu.index}`,
       deploymentId: owner?.deploymentId ?? null,
       jobId: owner?.jobId ?? null,
-      eligible:
-        gpu.health === 'ok' &&
-        !gpu.cordoned &&
-        !node.cordoned &&
-        node.status !== 'offline' &&
-        !busy.has(gpu.id),
+      eligible: ineligibility(catalogRuleGpu(gpu, node)) === null && !busy.has(gpu.id),
       utilizationPct: telemetry.smoothedUtilization(gpu.id, now),
     });
   }

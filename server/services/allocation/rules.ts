@@ -1,4 +1,5 @@
 import type { OwnerRef } from '../../../lib/allocation/types';
+import type { CatalogGpu, CatalogNode } from '../fleet/catalog';
 
 /**
  * The rules a change must keep, checked against the state it would leave. Pure, so the
@@ -38,6 +39,20 @@ export function ownerId(owner: OwnerRef): string | null {
 
 export function sameOwner(a: OwnerRef, b: OwnerRef): boolean {
   return ownerKey(a) === ownerKey(b);
+}
+
+/** A GPU of the in-memory catalog, as the rules see it. */
+export function catalogRuleGpu(gpu: CatalogGpu, node: CatalogNode): RuleGpu {
+  return {
+    id: gpu.id,
+    label: `${node.hostname}/${gpu.index}`,
+    nodeId: gpu.nodeId,
+    hostname: node.hostname,
+    health: gpu.health,
+    cordoned: gpu.cordoned,
+    nodeCordoned: node.cordoned,
+    nodeStatus: node.status,
+  };
 }
 
 /** Why a GPU may not receive a new owner, or null when it may. */
