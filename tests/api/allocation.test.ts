@@ -86,7 +86,11 @@ function nodesWithFree(b: Board, count: number): string[] {
   return DEMO_NODES.map((n) => n.hostname).filter((h) => freeGpusOn(b, h).length >= count);
 }
 
-async function startAgent(hostname: string, applyHook?: string): Promise<Agent> {
+async function startAgent(
+  hostname: string,
+  applyHook?: string,
+  source?: (node: (typeof DEMO_NODES)[number]) => SimulatorSource,
+): Promise<Agent> {
   const node = DEMO_NODES.find((n) => n.hostname === hostname)!;
   const agent = new Agent({
     serverUrl: server.url,
@@ -94,7 +98,7 @@ async function startAgent(hostname: string, applyHook?: string): Promise<Agent> 
     dataDir: path.join(dataDir, hostname),
     enrollmentToken: await enrollmentTokenFor(server, node.cluster),
     intervalMs: 200,
-    source: new SimulatorSource({ node }),
+    source: source ? source(node) : new SimulatorSource({ node }),
     log: silentLog,
     applyHook,
   });
@@ -369,6 +373,33 @@ describe('allocation changes', () => {
     const done = await waitForChange(res.data.id, 1_000);
     expect(done.state).toBe('rolled_back');
     expect(done.outcome).toBe(`Rolled back: ${silentNode} has no agent connected`);
+  });
+
+  it('rolls back a change the agent cannot route, and the agent keeps running', async () => {
+    // A source that takes its first assignments (at connect) and then cannot re-route.
+    class StuckSource extends SimulatorSource {
+      private routed = false;
+      override applyAssignments(assignments: Parameters<SimulatorSource['applyAssignments']>[0]): void {
+        if (this.routed) throw new Error('model server did not restart');
+        this.routed = true;
+        super.applyAssignments(assignments);
+      }
+    }
+    const agent = await startAgent(silentNode, undefined, (node) => new StuckSource({ node }));
+    const b = await board();
+    const rerank = deployment(b, 'rerank-base');
+    const gpu = freeGpusOn(b, silentNode)[0]!;
+    const res = await submit({
+      moves: [{ gpuId: gpu.id, to: { deploymentId: rerank.id } }],
+      baseVersions: { [rerank.id]: rerank.version },
+      reason: 'onto a node that cannot route',
+    });
+    const done = await waitForChange(res.data.id);
+    expect(done.state).toBe('rolled_back');
+    expect(done.outcome).toBe(
+      `Rolled back: ${silentNode} failed to apply: could not apply the new assignments: model server did not restart`,
+    );
+    expect(agent.stats().connected).toBe(true);
   });
 });
 

@@ -530,8 +530,16 @@ export class Agent {
         return result;
       }
     }
-    this.options.source.applyAssignments(parsed.data.assignments);
-    this.stress.applyAssignments(parsed.data.assignments);
+    try {
+      this.options.source.applyAssignments(parsed.data.assignments);
+      this.stress.applyAssignments(parsed.data.assignments);
+    } catch (error) {
+      // A source that cannot re-route fails the change (the server rolls it back); it must
+      // never become an unhandled rejection that ends the agent.
+      const message = `could not apply the new assignments: ${errorMessage(error)}`;
+      this.log.error(`allocation change ${changeId}: ${message}`);
+      return { ok: false, error: message };
+    }
     this.log.info(`applied allocation change ${changeId}${rollback ? ' (rollback)' : ''}`);
     return { ok: true };
   }
