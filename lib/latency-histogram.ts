@@ -14,16 +14,26 @@ export const GAMMA = (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY);
 const LN_GAMMA = Math.log(GAMMA);
 const MAX_BINS = 4096;
 
-export const ZLatencyHistogramWire = z.object({
-  bins: z
-    .array(z.tuple([z.number().int().min(-20_000).max(20_000), z.number().int().positive()]))
-    .max(MAX_BINS),
-  zeroCount: z.number().int().nonnegative().default(0),
-  count: z.number().int().nonnegative(),
-  sum: z.number().nonnegative(),
-  min: z.number().nonnegative(),
-  max: z.number().nonnegative(),
-});
+/** Most values one histogram may carry (one interval of one node or stress agent). */
+const MAX_VALUES = 10_000_000;
+
+export const ZLatencyHistogramWire = z
+  .object({
+    bins: z
+      .array(
+        z.tuple([z.number().int().min(-20_000).max(20_000), z.number().int().positive().max(MAX_VALUES)]),
+      )
+      .max(MAX_BINS),
+    zeroCount: z.number().int().nonnegative().max(MAX_VALUES).default(0),
+    count: z.number().int().nonnegative().max(MAX_VALUES),
+    sum: z.number().nonnegative(),
+    min: z.number().nonnegative(),
+    max: z.number().nonnegative(),
+  })
+  .refine((h) => h.bins.reduce((total, [, n]) => total + n, h.zeroCount) === h.count, {
+    message: 'must equal the bins’ counts plus zeroCount',
+    path: ['count'],
+  });
 export type LatencyHistogramWire = z.infer<typeof ZLatencyHistogramWire>;
 
 export function binKey(valueMs: number): number {

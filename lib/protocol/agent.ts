@@ -11,6 +11,16 @@ export const AGENT_NAMESPACE = '/agent';
 export const MAX_FRAME_BYTES = 512 * 1024;
 export const MAX_GPUS_PER_NODE = 64;
 export const MAX_DEPLOYMENTS_PER_NODE = 64;
+/** A frame may be dated at most this far ahead of the server's clock (clock skew). */
+export const MAX_FUTURE_SKEW_MS = 60_000;
+/** A replayed frame may be at most this old: older data has no rollup left to join. */
+export const MAX_FRAME_AGE_MS = 7 * 24 * 3600_000;
+/** A frame dated within this window of the server's clock is live; older ones are replay. */
+export const LIVE_WINDOW_MS = 10_000;
+
+/** Text from an agent: no control characters (a NUL cannot be stored, the rest hide in logs). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: refusing them is the point
+export const text = () => z.string().regex(/^[^\u0000-\u001F\u007F]*$/, 'contains a control character');
 
 const hostname = z
   .string()
@@ -20,10 +30,13 @@ const hostname = z
 
 // --- Enrollment: POST /api/agent/enroll (plain HTTP, JSON) ---------------------------
 export const ZEnrollRequest = z.object({
-  enrollmentToken: z.string().min(16).max(200),
+  enrollmentToken: text().min(16).max(200),
   hostname,
-  agentVersion: z.string().min(1).max(64),
-  labels: z.record(z.string().max(63), z.string().max(256)).default({}),
+  agentVersion: text().min(1).max(64),
+  labels: z
+    .record(text().max(63), text().max(256))
+    .refine((labels) => Object.keys(labels).length <= 64, 'at most 64 labels')
+    .default({}),
 });
 export type EnrollRequest = z.infer<typeof ZEnrollRequest>;
 
@@ -42,8 +55,8 @@ export const ZGpuInventory = z.object({
     .int()
     .min(0)
     .max(MAX_GPUS_PER_NODE - 1),
-  uuid: z.string().min(4).max(128),
-  name: z.string().min(1).max(128),
+  uuid: text().min(4).max(128),
+  name: text().min(1).max(128),
   memoryTotalMiB: z
     .number()
     .int()
@@ -55,7 +68,7 @@ export type GpuInventory = z.infer<typeof ZGpuInventory>;
 export const ZInventory = z.object({
   protocolVersion: z.literal(AGENT_PROTOCOL_VERSION),
   hostname,
-  agentVersion: z.string().min(1).max(64),
+  agentVersion: text().min(1).max(64),
   gpus: z
     .array(ZGpuInventory)
     .max(MAX_GPUS_PER_NODE)
@@ -64,11 +77,17 @@ export const ZInventory = z.object({
 export type Inventory = z.infer<typeof ZInventory>;
 
 // --- Telemetry: one frame per interval -----------------------------------------------
+/** Highest sequence number ever accepted: 2^48, thousands of years of frames at 10 Hz. */
+export const MAX_SEQ = 2 ** 48;
 const percent = z.number().min(0).max(100);
-const nonNegative = z.number().min(0);
+/** No reading of a GPU or a model server comes near this; larger is a bug or a lie. */
+const MAX_READING = 1e9;
+/** Most requests (or errors, or XIDs) one node may report for one interval. */
+const MAX_COUNT = 10_000_000;
+const nonNegative = z.number().min(0).max(MAX_READING);
 
 export const ZGpuSample = z.object({
-  uuid: z.string().min(4).max(128),
+  uuid: text().min(4).max(128),
   utilizationPct: percent,
   memoryUsedMiB: nonNegative,
   memoryTotalMiB: nonNegative,
@@ -76,9 +95,9 @@ export const ZGpuSample = z.object({
   temperatureC: z.number().min(-50).max(200).nullable(),
   smClockMHz: nonNegative.nullable(),
   /** Count of XID errors seen during the interval. */
-  xidErrors: z.number().int().nonnegative().default(0),
+  xidErrors: z.number().int().nonnegative().max(MAX_COUNT).default(0),
   /** Count of uncorrected ECC errors seen during the interval. */
-  eccErrors: z.number().int().nonnegative().default(0),
+  eccErrors: z.number().int().nonnegative().max(MAX_COUNT).default(0),
   /** Memory rows are waiting to be remapped (takes effect at the next GPU reset). */
   remappedRowsPending: z.boolean().default(false),
   /** Row remapping failed: the GPU's memory can no longer be trusted. */
@@ -87,18 +106,24 @@ export const ZGpuSample = z.object({
 export type GpuSample = z.infer<typeof ZGpuSample>;
 
 export const ZDeploymentSample = z.object({
-  deploymentId: z.string().min(1).max(64),
-  requests: z.number().int().nonnegative(),
-  errors: z.number().int().nonnegative(),
+  deploymentId: text().min(1).max(64),
+  requests: z.number().int().nonnegative().max(MAX_COUNT),
+  errors: z.number().int().nonnegative().max(MAX_COUNT),
   queueDepth: nonNegative,
   latencyMs: ZLatencyHistogramWire,
 });
 export type DeploymentSample = z.infer<typeof ZDeploymentSample>;
 
 export const ZTelemetryFrame = z.object({
-  /** Per-node sequence number: 1, 2, 3, ... strictly increasing, never reused. */
-  seq: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
-  /** When the sample was taken, ms since the Unix epoch. */
+  /**
+   * Per-node sequence number: 1, 2, 3, ... strictly increasing, never reused. How far it
+   * may run ahead of the last accepted one is bounded by the server (sequence-tracker.ts).
+   */
+  seq: z.number().int().positive().max(MAX_SEQ),
+  /**
+   * When the sample was taken, ms since the Unix epoch. Checked against the server's clock
+   * when the frame arrives (at most MAX_FUTURE_SKEW_MS ahead, MAX_FRAME_AGE_MS behind).
+   */
   sampledAt: z.number().int().positive(),
   intervalMs: z.number().int().min(100).max(60_000),
   gpus: z.array(ZGpuSample).max(MAX_GPUS_PER_NODE),
@@ -109,9 +134,11 @@ export type TelemetryFrame = z.infer<typeof ZTelemetryFrame>;
 // --- Replies -------------------------------------------------------------------------
 /** A refused message names the field at fault, e.g. `gpus.0.utilizationPct`. */
 export type ProtocolError = {
-  code: 'BAD_FRAME' | 'FORBIDDEN' | 'NOT_READY' | 'INTERNAL';
+  code: 'BAD_FRAME' | 'FORBIDDEN' | 'NOT_READY' | 'RATE_LIMITED' | 'INTERNAL';
   field?: string;
   message: string;
+  /** With RATE_LIMITED: wait this long, then resend this message and those after it. */
+  retryAfterMs?: number;
 };
 
 export type InventoryAck =
@@ -147,6 +174,10 @@ export interface ServerToAgentEvents {
   'allocation:apply': (command: AllocationCommand, ack: (reply: AllocationCommandAck) => void) => void;
   /** The server is going away on purpose; reconnect with backoff. */
   shutdown: (notice: { reason: string }) => void;
+  /** A newer connection for this node took over; this one is closed. */
+  replaced: (notice: { reason: string }) => void;
+  /** This connection's credential was revoked (rotated, replaced, removed): never reconnect with it. */
+  revoked: (notice: { reason: string }) => void;
 }
 
 /** Turns a zod failure into the protocol's error: the first bad field, by path. */

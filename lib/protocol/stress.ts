@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ZLatencyHistogramWire } from '../latency-histogram';
+import { text } from './agent';
 
 /**
  * Stress-test messages between the server and agents, on the agent namespace (see
@@ -71,24 +72,27 @@ export type StressStartAck = { ok: true } | { ok: false; error: string };
 /** Server → agent `stress:stop`: abort (or end early) a run. */
 export type StressStop = { runId: string; reason: string };
 
+/** Most requests one agent may report for one interval of a run. */
+const MAX_REPORT_COUNT = 10_000_000;
+
 /** Agent → server `stress:report`, once per second of the run and once more at the end. */
 export const ZStressReport = z.object({
-  runId: z.string().min(1).max(64),
-  /** 1, 2, 3, … per agent per run; the server ignores repeats. */
-  seq: z.number().int().positive(),
+  runId: text().min(1).max(64),
+  /** 1, 2, 3, … per agent per run (at most one a second for a day); the server ignores repeats. */
+  seq: z.number().int().positive().max(1_000_000),
   intervalStart: z.number().int().positive(),
   intervalEnd: z.number().int().positive(),
   phase: z.enum(['warmup', 'measure']),
   /** The rate this agent was asked for during the interval (open loop), requests/s. */
-  targetRps: z.number().nonnegative(),
+  targetRps: z.number().nonnegative().max(10_000_000),
   /** Requests sent during the interval. */
-  sent: z.number().int().nonnegative(),
+  sent: z.number().int().nonnegative().max(MAX_REPORT_COUNT),
   /** Responses received during the interval (successes and errors). */
-  completed: z.number().int().nonnegative(),
+  completed: z.number().int().nonnegative().max(MAX_REPORT_COUNT),
   /** Non-2xx answers, connection errors and timeouts. */
-  errors: z.number().int().nonnegative(),
+  errors: z.number().int().nonnegative().max(MAX_REPORT_COUNT),
   /** Requests that went out later than their intended send time (by more than 1 ms… see agent). */
-  late: z.number().int().nonnegative(),
+  late: z.number().int().nonnegative().max(MAX_REPORT_COUNT),
   /** Latency from intended send time to response, ms, of requests completed in the interval. */
   histogram: ZLatencyHistogramWire,
   /** True on the agent's last report for the run. */
@@ -101,7 +105,7 @@ export const ZAgentEndpoints = z.object({
   endpoints: z
     .array(
       z.object({
-        deploymentId: z.string().min(1).max(64),
+        deploymentId: text().min(1).max(64),
         url: z.url().max(512),
         /** Replicas behind the endpoint on this node; the server splits load by it. */
         replicas: z.number().int().positive().max(64),

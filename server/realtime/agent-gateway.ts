@@ -3,6 +3,8 @@ import {
   AGENT_NAMESPACE,
   type AgentToServerEvents,
   type InventoryAck,
+  MAX_FRAME_AGE_MS,
+  MAX_FUTURE_SKEW_MS,
   type ProtocolError,
   protocolErrorFromZod,
   type ServerToAgentEvents,
@@ -10,12 +12,14 @@ import {
   ZInventory,
   ZTelemetryFrame,
 } from '../../lib/protocol/agent';
+import { hashSecret } from '../auth/secrets';
 import { AppError } from '../errors';
 import { logger } from '../log';
 import type { Runtime } from '../runtime';
 import { nodeForCredential } from '../services/agents/enrollment';
 import { applyInventory, assignmentsFor, inventoryUnchanged } from '../services/agents/inventory';
 import type { StressAgentSocket } from '../services/stress/agent-events';
+import { AgentBudget, type BudgetClass } from './agent-budget';
 
 const log = logger('agents');
 
@@ -23,6 +27,12 @@ type AgentSocketData = {
   node: { id: string; hostname: string; clusterId: string };
   /** Set once the inventory is accepted; telemetry before it is refused. */
   ready: boolean;
+  /** What this connection may still send (agent-budget.ts). */
+  budget: AgentBudget;
+  /** An inventory is being applied: a second one waits for its answer. */
+  inventoryInFlight: boolean;
+  /** SHA-256 of the credential the connection presented. */
+  credentialKey: string;
 };
 type AgentSocket = Socket<AgentToServerEvents, ServerToAgentEvents, Record<string, never>, AgentSocketData>;
 export type AgentNamespace = Namespace<
@@ -45,15 +55,37 @@ export function attachAgentGateway(
 ): AgentNamespace {
   // One Server hosts two differently typed namespaces; each is typed where it is made.
   const agents = io.of(AGENT_NAMESPACE) as unknown as AgentNamespace;
+  /** The one live connection of each node: a newer one replaces it. */
+  const connections = new Map<string, AgentSocket>();
+  /** Credentials (by hash) being looked up: concurrent connections share one query. */
+  const lookups = new Map<string, ReturnType<typeof nodeForCredential>>();
+  /** Credentials (by hash) closed for ignoring their budget, and until when they are refused. */
+  const cooldowns = new Map<string, number>();
 
   agents.use(async (socket, next) => {
     const token = (socket.handshake.auth as { token?: unknown }).token;
-    if (typeof token !== 'string' || token.length === 0) return next(new Error('UNAUTHORIZED'));
+    if (typeof token !== 'string' || token.length === 0 || token.length > 256) {
+      return next(new Error('UNAUTHORIZED'));
+    }
+    const key = hashSecret(token);
+    const until = cooldowns.get(key);
+    if (until !== undefined) {
+      if (Date.now() < until) return next(new Error('RATE_LIMITED'));
+      cooldowns.delete(key);
+    }
     try {
-      const node = await nodeForCredential(runtime.db, token);
+      let lookup = lookups.get(key);
+      if (!lookup) {
+        lookup = nodeForCredential(runtime.db, token).finally(() => lookups.delete(key));
+        lookups.set(key, lookup);
+      }
+      const node = await lookup;
       if (!node) return next(new Error('UNAUTHORIZED'));
       socket.data.node = node;
       socket.data.ready = false;
+      socket.data.budget = new AgentBudget();
+      socket.data.inventoryInFlight = false;
+      socket.data.credentialKey = key;
       next();
     } catch (error) {
       log.error('agent authentication failed', error);
@@ -63,23 +95,80 @@ export function attachAgentGateway(
 
   agents.on('connection', (socket: AgentSocket) => {
     const { node } = socket.data;
+    // One live connection per node: the newer one wins (an agent that lost its network
+    // reconnects before the server notices the old socket is gone).
+    const previous = connections.get(node.id);
+    if (previous) {
+      previous.emit('replaced', {
+        reason: `another connection for ${node.hostname} replaced this one; only one agent may speak for a node`,
+      });
+      previous.disconnect(true);
+    }
+    connections.set(node.id, socket);
     socket.join(`node:${node.id}`);
     log.debug(`agent connected for ${node.hostname}`);
 
+    // Every message is counted against the connection's budget before it is handled.
+    socket.use(([event, payload, ...rest], next) => {
+      const budget = socket.data.budget;
+      const refused =
+        event === 'telemetry'
+          ? budget.admitFrame(
+              (payload as { seq?: unknown } | null)?.seq,
+              (payload as { sampledAt?: unknown } | null)?.sampledAt,
+            )
+          : budget.admit(budgetClassOf(event));
+      if (!refused) return next();
+      const ack = rest.at(-1);
+      if (typeof ack === 'function') ack({ ok: false, error: refused });
+      if (budget.abusive && socket.connected) {
+        log.warn(`closing the connection of ${node.hostname}: it keeps sending over its budget`);
+        cooldowns.set(socket.data.credentialKey, Date.now() + ABUSE_COOLDOWN_MS);
+        socket.emit('shutdown', {
+          reason: `over its message budget; reconnect after ${ABUSE_COOLDOWN_MS / 1000} s and send at most what RATE_LIMITED allows`,
+        });
+        socket.disconnect(true);
+      }
+    });
+
     socket.on('inventory', async (payload, ack) => {
       const reply = typeof ack === 'function' ? ack : () => {};
-      reply(await handleInventory(runtime, socket, payload));
+      if (socket.data.inventoryInFlight) {
+        reply({
+          ok: false,
+          error: {
+            code: 'RATE_LIMITED',
+            message: 'an inventory is already being handled',
+            retryAfterMs: 1000,
+          },
+        });
+        return;
+      }
+      socket.data.inventoryInFlight = true;
+      try {
+        reply(await handleInventory(runtime, socket, payload));
+      } finally {
+        socket.data.inventoryInFlight = false;
+      }
     });
 
     socket.on('telemetry', (payload, ack) => {
       const reply = typeof ack === 'function' ? ack : () => {};
-      handleTelemetry(runtime, socket, payload, onFrame).then(reply, (error) => {
+      const acknowledged = handleTelemetry(runtime, socket, payload, onFrame);
+      if (!(acknowledged instanceof Promise)) {
+        reply(acknowledged);
+        return;
+      }
+      acknowledged.then(reply, (error) => {
         log.error(`telemetry from ${node.hostname} failed`, error);
         reply({ ok: false, error: { code: 'INTERNAL', message: 'internal error; retry later' } });
       });
     });
 
-    socket.on('disconnect', (reason) => log.debug(`agent for ${node.hostname} disconnected: ${reason}`));
+    socket.on('disconnect', (reason) => {
+      if (connections.get(node.id) === socket) connections.delete(node.id);
+      log.debug(`agent for ${node.hostname} disconnected: ${reason}`);
+    });
 
     // Stress tests: the agent's endpoints, its reports, and losing it mid-run.
     runtime.stress.attachAgent(
@@ -87,14 +176,19 @@ export function attachAgentGateway(
       node,
       () => socket.data.ready,
       // An agent may offer load only against deployments its own GPUs serve.
-      (deploymentId) =>
-        (runtime.catalog.gpuIdsByNode.get(node.id) ?? []).some(
-          (gpuId) => runtime.catalog.owners.get(gpuId)?.deploymentId === deploymentId,
-        ),
+      (deploymentId) => runtime.catalog.nodeServes(node.id, deploymentId),
     );
   });
 
   return agents;
+}
+
+/** How long a connection closed for ignoring its budget is refused (connect_error RATE_LIMITED). */
+const ABUSE_COOLDOWN_MS = 10_000;
+
+function budgetClassOf(event: string): BudgetClass {
+  if (event === 'stress:report') return 'reports';
+  return 'control';
 }
 
 async function handleInventory(
@@ -103,6 +197,8 @@ async function handleInventory(
   payload: unknown,
 ): Promise<InventoryAck> {
   const { node } = socket.data;
+  // A connection replaced while its inventory waited has nothing more to say.
+  if (!socket.connected) return { ok: false, error: { code: 'NOT_READY', message: 'connection closed' } };
   const parsed = ZInventory.safeParse(payload);
   if (!parsed.success) return { ok: false, error: protocolErrorFromZod(parsed.error) };
   const inventory = parsed.data;
@@ -147,7 +243,7 @@ async function handleInventory(
   runtime.health.markSeen(node.id);
   // Frames of an earlier connection may still be on their way to the journal: the agent
   // must learn what is durable, so it keeps (and resends) everything else.
-  await runtime.ingest.settled();
+  await runtime.ingest.settled(node.id);
   socket.data.ready = true;
   return {
     ok: true,
@@ -157,17 +253,38 @@ async function handleInventory(
   };
 }
 
-async function handleTelemetry(
+/**
+ * Validates a frame and hands it to ingest. Synchronous up to the hand-over, so frames of
+ * one connection reach ingest in the order they arrived, and a refusal is known before
+ * the next frame is looked at.
+ */
+function handleTelemetry(
   runtime: Runtime,
   socket: AgentSocket,
   payload: unknown,
   onFrame: (nodeId: string, sampledAt: number) => void,
-): Promise<TelemetryAck> {
+): TelemetryAck | Promise<TelemetryAck> {
   const { node, ready } = socket.data;
   if (!ready) return refuse({ code: 'NOT_READY', message: 'send inventory before telemetry' });
   const parsed = ZTelemetryFrame.safeParse(payload);
   if (!parsed.success) return refuse(protocolErrorFromZod(parsed.error));
   const frame = parsed.data;
+
+  const now = Date.now();
+  if (frame.sampledAt > now + MAX_FUTURE_SKEW_MS) {
+    return refuse({
+      code: 'BAD_FRAME',
+      field: 'sampledAt',
+      message: `sampledAt: ${new Date(frame.sampledAt).toISOString()} is more than ${MAX_FUTURE_SKEW_MS / 1000} s ahead of the server's clock (${new Date(now).toISOString()})`,
+    });
+  }
+  if (frame.sampledAt < now - MAX_FRAME_AGE_MS) {
+    return refuse({
+      code: 'BAD_FRAME',
+      field: 'sampledAt',
+      message: `sampledAt: ${new Date(frame.sampledAt).toISOString()} is older than ${MAX_FRAME_AGE_MS / 86_400_000} days`,
+    });
+  }
 
   // An agent speaks only for its own node: every GPU and deployment must be its own.
   const { catalog } = runtime;
@@ -184,18 +301,26 @@ async function handleTelemetry(
     gpuIds.push(gpuId);
   }
   for (const [i, sample] of frame.deployments.entries()) {
-    if (!catalog.deployments.has(sample.deploymentId)) {
+    if (!catalog.nodeServes(node.id, sample.deploymentId, frame.sampledAt)) {
+      const field = `deployments.${i}.deploymentId`;
       return refuse({
         code: 'FORBIDDEN',
-        field: `deployments.${i}.deploymentId`,
-        message: `deployments.${i}.deploymentId: unknown deployment`,
+        field,
+        message: catalog.deployments.has(sample.deploymentId)
+          ? `${field}: no GPU of ${node.hostname} serves this deployment`
+          : `${field}: unknown deployment`,
       });
     }
   }
 
+  const acknowledged = runtime.ingest.submit(node.id, frame, gpuIds);
+  if (!(acknowledged instanceof Promise)) {
+    if (!acknowledged.ok && acknowledged.error.code === 'RATE_LIMITED')
+      socket.data.budget.throttle(frame.seq);
+    return acknowledged;
+  }
   runtime.health.markSeen(node.id);
   runtime.gpuHealth.observe(gpuIds, frame.gpus);
-  const acknowledged = runtime.ingest.submit(node.id, frame, gpuIds);
   onFrame(node.id, frame.sampledAt);
   return acknowledged;
 }

@@ -136,6 +136,8 @@ export class Agent {
   private ready = false;
   /** Highest seq sent on the current connection: frames go out strictly in order after it. */
   private sentThrough = 0;
+  /** No frame is sent before this time (RATE_LIMITED asked to wait). */
+  private pausedUntil = 0;
   /** Highest seq ever sent; frames above it have never left this process. */
   private highestSentSeq = 0;
   private inFlight = 0;
@@ -355,6 +357,10 @@ export class Agent {
     });
     socket.on('shutdown', (notice) => {
       this.log.info(`server is shutting down (${String(notice?.reason)}); will reconnect`);
+    });
+    socket.on('replaced', (notice) => {
+      // Two agents with one credential would take turns replacing each other: say so loudly.
+      this.log.error(`${String(notice?.reason)}; is another agent running with this data directory?`);
     });
   }
 
@@ -587,10 +593,18 @@ export class Agent {
     this.pump();
   }
 
+  /** Holds back sending for `ms` (the server asked for it with RATE_LIMITED). */
+  private pauseSending(ms: number): void {
+    const until = Date.now() + Math.min(Math.max(ms, 10), 60_000);
+    if (until <= this.pausedUntil) return;
+    this.pausedUntil = until;
+    this.later(until - Date.now(), () => this.pump());
+  }
+
   /** Sends buffered frames after `sentThrough`, in seq order, up to `maxInFlight` at a time. */
   private pump(): void {
     const socket = this.socket;
-    if (!this.ready || !socket?.connected) return;
+    if (!this.ready || !socket?.connected || Date.now() < this.pausedUntil) return;
     const epoch = this.epoch;
     while (this.inFlight < this.maxInFlight) {
       const frame = this.buffer.firstAfter(this.sentThrough);
@@ -630,6 +644,12 @@ export class Agent {
       // Sending it again would be refused again; the message names the field at fault.
       if (this.buffer.acknowledge(seq)) this.rejectedCount++;
       this.log.error(`the server refused frame ${seq}: ${ack.error.message}`);
+    } else if (ack.error.code === 'RATE_LIMITED') {
+      // Over this connection's budget: keep the frame, pause, and resend from it in order
+      // (the server refuses every later frame until this one comes back).
+      this.sentThrough = Math.min(this.sentThrough, seq - 1);
+      if (current) this.pauseSending(ack.error.retryAfterMs ?? 1000);
+      return;
     } else {
       // NOT_READY or INTERNAL: the server may store it later, so keep it and replay.
       if (current && this.ready) {

@@ -14,9 +14,10 @@ import type {
  */
 
 const ZProtocolError = z.object({
-  code: z.enum(['BAD_FRAME', 'FORBIDDEN', 'NOT_READY', 'INTERNAL']),
+  code: z.enum(['BAD_FRAME', 'FORBIDDEN', 'NOT_READY', 'RATE_LIMITED', 'INTERNAL']),
   field: z.string().optional(),
   message: z.string(),
+  retryAfterMs: z.number().nonnegative().optional(),
 }) satisfies z.ZodType<ProtocolError>;
 
 export const ZAssignments = z.object({

@@ -30,6 +30,15 @@ export type CatalogDeployment = {
 export type GpuOwner = { deploymentId: string | null; jobId: string | null };
 
 /**
+ * How long after a node stops serving a deployment its traffic for it is still taken:
+ * the agent re-routes only once it has applied the change (within the allocation ack
+ * timeout, 10 s by default), and the interval that spans the move reports both sides.
+ */
+export const SERVE_GRACE_MS = 30_000;
+/** How long a node's former deployments are remembered, for frames replayed late. */
+const SERVED_HISTORY_MS = 24 * 3600_000;
+
+/**
  * The fleet's slowly-changing facts (nodes, GPUs, deployments, owners) held in memory, so
  * the telemetry hot path and the live views never query the database per frame.
  * Postgres stays the source of truth: `refresh()` reloads everything.
@@ -41,6 +50,8 @@ export class FleetCatalog {
   gpuIdsByNode = new Map<string, string[]>();
   deployments = new Map<string, CatalogDeployment>();
   owners = new Map<string, GpuOwner>();
+  /** nodeId → deploymentId → when the node last stopped serving it (kept SERVED_HISTORY_MS). */
+  private servedUntil = new Map<string, Map<string, number>>();
   private refreshing: Promise<void> | null = null;
   private queued: Promise<void> | null = null;
 
@@ -108,9 +119,47 @@ export class FleetCatalog {
         },
       ]),
     );
+    const previous = this.owners;
     this.owners = new Map(
       allocations.map((a) => [a.gpuId, { deploymentId: a.deploymentId, jobId: a.jobId }]),
     );
+    this.rememberEndedServing(previous);
+  }
+
+  /**
+   * True when the node may speak for the deployment's traffic in a frame sampled at
+   * `sampledAt`: one of its GPUs serves it now, or served it until SERVE_GRACE_MS before.
+   */
+  nodeServes(nodeId: string, deploymentId: string, sampledAt = Date.now()): boolean {
+    for (const gpuId of this.gpuIdsByNode.get(nodeId) ?? []) {
+      if (this.owners.get(gpuId)?.deploymentId === deploymentId) return true;
+    }
+    const until = this.servedUntil.get(nodeId)?.get(deploymentId);
+    return until !== undefined && sampledAt <= until + SERVE_GRACE_MS;
+  }
+
+  /** Records, per node, the deployments that lost its last GPU in this reload. */
+  private rememberEndedServing(previous: Map<string, GpuOwner>, now = Date.now()): void {
+    const servingNow = new Set<string>();
+    for (const [gpuId, owner] of this.owners) {
+      const nodeId = this.gpus.get(gpuId)?.nodeId;
+      if (nodeId && owner.deploymentId) servingNow.add(`${nodeId}|${owner.deploymentId}`);
+    }
+    for (const [gpuId, owner] of previous) {
+      const nodeId = this.gpus.get(gpuId)?.nodeId;
+      if (!nodeId || !owner.deploymentId || servingNow.has(`${nodeId}|${owner.deploymentId}`)) continue;
+      let ended = this.servedUntil.get(nodeId);
+      if (!ended) {
+        ended = new Map();
+        this.servedUntil.set(nodeId, ended);
+      }
+      ended.set(owner.deploymentId, now);
+    }
+    for (const [nodeId, ended] of this.servedUntil) {
+      for (const [deploymentId, until] of ended)
+        if (now - until > SERVED_HISTORY_MS) ended.delete(deploymentId);
+      if (ended.size === 0 || !this.nodes.has(nodeId)) this.servedUntil.delete(nodeId);
+    }
   }
 
   gpuCountByDeployment(): Map<string, number> {

@@ -11,6 +11,14 @@ const log = logger('ingest');
 const COMMIT_INTERVAL_MS = 25;
 /** A batch this large is committed at once. */
 const MAX_BATCH = 4_000;
+/**
+ * Most frames one node may have waiting for their commit. A frame beyond it is refused as
+ * RATE_LIMITED (the agent keeps it and resends), so one node's backlog cannot grow the
+ * server's memory or the queue every other node waits in.
+ */
+export const MAX_PENDING_PER_NODE = 256;
+/** Each node's share of one batch, taken in turn, so a busy node cannot crowd others out. */
+const NODE_SHARE = 16;
 
 type Pending = {
   nodeId: string;
@@ -19,14 +27,22 @@ type Pending = {
   resolve: (ack: TelemetryAck) => void;
 };
 
+/** One node's frames waiting for the journal, in seq order, and the promise of its newest. */
+type NodeQueue = { frames: Pending[]; newest: Promise<TelemetryAck> };
+
 /**
  * The durable path of telemetry: a frame is acknowledged only after it is committed to the
  * journal (TelemetryJournal), in batches so one commit serves thousands of frames. Live
  * views get the frame at once; rollups get it after the commit, so a frame whose commit
  * failed is never counted and can be resent.
+ *
+ * Frames wait in one queue per node, and a batch takes up to NODE_SHARE frames from each
+ * node in turn: a node that sends a flood delays its own acknowledgements, not others'.
  */
 export class TelemetryIngest {
-  private batch: Pending[] = [];
+  /** Nodes with frames waiting, in the order they are served (a Map keeps insertion order). */
+  private queues = new Map<string, NodeQueue>();
+  private waiting = 0;
   private timer: NodeJS.Timeout | null = null;
   /**
    * One batch is committed at a time, and the next is taken only after it: if a commit
@@ -34,8 +50,8 @@ export class TelemetryIngest {
    * never stored ahead of the frames their agents must resend.
    */
   private committing = false;
-  /** The acknowledgement of the newest frame taken: batches commit in order, so it settles last. */
-  private newest: Promise<TelemetryAck> = Promise.resolve({ ok: true, seq: 0, duplicate: true });
+  /** Nodes whose frames are in the batch being committed, with that batch's last promise. */
+  private inCommit = new Map<string, Promise<TelemetryAck>>();
   framesCommitted = 0;
   commitFailures = 0;
 
@@ -48,24 +64,72 @@ export class TelemetryIngest {
     private readonly onNodesFailed: (nodeIds: string[]) => void,
   ) {}
 
-  /** Takes a validated frame of `nodeId`; resolves with the acknowledgement to send. */
-  submit(nodeId: string, frame: TelemetryFrame, gpuIds: string[]): Promise<TelemetryAck> {
-    if (!this.sequences.accept(nodeId, frame.seq)) {
-      return Promise.resolve({ ok: true, seq: frame.seq, duplicate: true });
-    }
-    this.live.ingest(nodeId, frame, gpuIds);
-    this.newest = new Promise((resolve) => {
-      this.batch.push({ nodeId, frame, gpuIds, resolve });
-    });
-    this.commitSoon(this.batch.length >= MAX_BATCH ? 0 : COMMIT_INTERVAL_MS);
-    return this.newest;
+  /** Frames waiting for their commit, over all nodes (for /metrics). */
+  get backlog(): number {
+    return this.waiting;
   }
 
-  /** Resolves once every frame submitted so far has been committed (or refused); later ones are not waited for. */
-  async settled(): Promise<void> {
-    const newest = this.newest;
+  /**
+   * Takes a validated frame of `nodeId`; resolves with the acknowledgement to send: stored,
+   * a duplicate, or refused (a seq that can never be placed, or a node over its backlog).
+   * What is decided at once is returned as is, so the caller sees a refusal before the
+   * node's next frame is handled.
+   */
+  submit(nodeId: string, frame: TelemetryFrame, gpuIds: string[]): TelemetryAck | Promise<TelemetryAck> {
+    const verdict = this.sequences.check(nodeId, frame.seq);
+    if (verdict.kind === 'duplicate') return { ok: true, seq: frame.seq, duplicate: true };
+    if (verdict.kind === 'gap') {
+      return badSeq(
+        `seq: ${frame.seq} is below this node's newest accepted seq ${verdict.newest} and was never received; sequence numbers must increase`,
+      );
+    }
+    if (verdict.kind === 'too-far') {
+      return badSeq(
+        `seq: ${frame.seq} runs too far ahead of this node's last frame (at most ${verdict.limit} now)`,
+      );
+    }
+    let queue = this.queues.get(nodeId);
+    if (queue && queue.frames.length >= MAX_PENDING_PER_NODE) {
+      return {
+        ok: false,
+        error: {
+          code: 'RATE_LIMITED',
+          message: `this node has ${MAX_PENDING_PER_NODE} frames waiting to be stored; resend later`,
+          retryAfterMs: COMMIT_INTERVAL_MS * 4,
+        },
+      };
+    }
+    this.sequences.accept(nodeId, frame.seq);
+    this.live.ingest(nodeId, frame, gpuIds);
+    const acknowledged = new Promise<TelemetryAck>((resolve) => {
+      const pending = { nodeId, frame, gpuIds, resolve };
+      if (queue) queue.frames.push(pending);
+      else {
+        queue = { frames: [pending], newest: Promise.resolve({ ok: true, seq: 0, duplicate: true }) };
+        this.queues.set(nodeId, queue);
+      }
+    });
+    queue!.newest = acknowledged;
+    this.waiting += 1;
+    this.commitSoon(this.waiting >= MAX_BATCH ? 0 : COMMIT_INTERVAL_MS);
+    return acknowledged;
+  }
+
+  /**
+   * Resolves once every frame submitted so far (of `nodeId`, or of every node) has been
+   * committed or refused; later ones are not waited for. Each node's frames commit in
+   * order, so its newest frame settles last.
+   */
+  async settled(nodeId?: string): Promise<void> {
+    const newest: Promise<TelemetryAck>[] = [];
+    const ids = nodeId ? [nodeId] : [...new Set([...this.queues.keys(), ...this.inCommit.keys()])];
+    for (const id of ids) {
+      const waiting = this.queues.get(id)?.newest ?? this.inCommit.get(id);
+      if (waiting) newest.push(waiting);
+    }
+    if (newest.length === 0) return;
     this.commitSoon(0);
-    await newest;
+    await Promise.all(newest);
   }
 
   /** Rebuilds the rollup buckets of frames journaled before a restart. */
@@ -98,15 +162,34 @@ export class TelemetryIngest {
   }
 
   private async commitNext(): Promise<void> {
-    if (this.committing || this.batch.length === 0) return;
+    if (this.committing || this.waiting === 0) return;
     this.committing = true;
-    const batch = this.batch.splice(0, MAX_BATCH);
+    const batch = this.takeBatch();
     try {
       await this.commit(batch);
     } finally {
+      this.inCommit.clear();
       this.committing = false;
-      if (this.batch.length > 0) this.commitSoon(this.batch.length >= MAX_BATCH ? 0 : COMMIT_INTERVAL_MS);
+      if (this.waiting > 0) this.commitSoon(this.waiting >= MAX_BATCH ? 0 : COMMIT_INTERVAL_MS);
     }
+  }
+
+  /** Up to MAX_BATCH frames, NODE_SHARE per node per turn, each node's in seq order. */
+  private takeBatch(): Pending[] {
+    const batch: Pending[] = [];
+    while (batch.length < MAX_BATCH && this.queues.size > 0) {
+      for (const [nodeId, queue] of this.queues) {
+        const taken = queue.frames.splice(0, Math.min(NODE_SHARE, MAX_BATCH - batch.length));
+        for (const p of taken) batch.push(p);
+        this.inCommit.set(nodeId, queue.newest);
+        // A node served moves to the back of the line; an empty one leaves it.
+        this.queues.delete(nodeId);
+        if (queue.frames.length > 0) this.queues.set(nodeId, queue);
+        if (batch.length >= MAX_BATCH) break;
+      }
+    }
+    this.waiting -= batch.length;
+    return batch;
   }
 
   private async commit(batch: Pending[]): Promise<void> {
@@ -129,9 +212,16 @@ export class TelemetryIngest {
       log.error(`committing ${batch.length} telemetry frames failed; their agents will resend`, error);
       const nodes = new Set(batch.map((p) => p.nodeId));
       // Later frames of those nodes must not be taken before the failed ones are resent.
-      const later = this.batch.filter((p) => nodes.has(p.nodeId));
-      this.batch = this.batch.filter((p) => !nodes.has(p.nodeId));
-      for (const node of nodes) this.sequences.rollback(node);
+      const later: Pending[] = [];
+      for (const node of nodes) {
+        const queue = this.queues.get(node);
+        if (queue) {
+          later.push(...queue.frames);
+          this.waiting -= queue.frames.length;
+          this.queues.delete(node);
+        }
+        this.sequences.rollback(node);
+      }
       for (const p of [...batch, ...later]) {
         p.resolve({
           ok: false,
@@ -148,4 +238,8 @@ export class TelemetryIngest {
     }
     this.framesCommitted += batch.length;
   }
+}
+
+function badSeq(message: string): TelemetryAck {
+  return { ok: false, error: { code: 'BAD_FRAME', field: 'seq', message } };
 }
