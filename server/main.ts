@@ -12,6 +12,7 @@ import { closeDb, getDb } from './db/client';
 import { type EmbeddedDatabase, startEmbeddedPostgres } from './db/embedded-postgres';
 import { migrate } from './db/migrate';
 import { type Env, parseEnv } from './env';
+import { handleRotateCredential } from './http/agent-credentials';
 import { sendJson } from './http/json';
 import { createMetrics } from './http/metrics';
 import { createRestApi, REST_PREFIX } from './http/rest-api';
@@ -161,6 +162,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     const { pathname } = url;
     if (pathname === '/api/health') return handleHealth(runtime, res);
     if (pathname === '/api/agent/enroll') return handleEnroll(runtime, req, res);
+    if (pathname === '/api/agent/rotate-credential') return handleRotateCredential(runtime, req, res);
     if (pathname === '/metrics') return handleMetrics(req, res);
     if (pathname.startsWith('/api/trpc/')) return trpcHandler(req, res);
     if (pathname.startsWith('/api/stress/')) return handleStressExport(runtime, req, res, pathname);

@@ -48,7 +48,7 @@ export async function handleEnroll(
       const field = issue?.path.join('.') || 'body';
       throw new AppError('BAD_REQUEST', `${field}: ${issue?.message ?? 'invalid'}`, { field });
     }
-    const enrolled = await enrollNode(runtime.db, parsed.data);
+    const enrolled = await enrollNode(runtime.db, parsed.data, runtime.io);
     await runtime.catalog.refresh();
     log.info(`enrolled ${parsed.data.hostname} into ${enrolled.clusterName}`);
     sendJson(res, 201, enrolled);

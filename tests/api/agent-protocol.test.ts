@@ -4,7 +4,13 @@ import { DEMO_NODES } from '../../lib/demo-fleet';
 import { LatencyRecorder } from '../../lib/latency-histogram';
 import type { EnrollResponse, InventoryAck, TelemetryAck } from '../../lib/protocol/agent';
 import type { GpuLivePoint } from '../../lib/protocol/live';
-import { enrollmentTokenFor, signIn, startTestServer, type TestServer } from '../support/server';
+import {
+  enrollmentTokenFor,
+  enrollmentTokenForHost,
+  signIn,
+  startTestServer,
+  type TestServer,
+} from '../support/server';
 
 /**
  * The agent protocol exercised the way a third-party agent would: plain HTTP for
@@ -26,12 +32,13 @@ afterAll(async () => {
 const node = DEMO_NODES[0]!; // use1-h100-01, seeded in us-east-1
 const other = DEMO_NODES[1]!;
 
+/** Enrolls `hostname`; the demo fleet's nodes exist already, so that replaces their agent. */
 async function enroll(hostname: string, token?: string): Promise<EnrollResponse> {
   const res = await fetch(`${server.url}/api/agent/enroll`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({
-      enrollmentToken: token ?? (await enrollmentTokenFor(server)),
+      enrollmentToken: token ?? (await enrollmentTokenForHost(server, hostname)),
       hostname,
       agentVersion: 'test/1',
     }),
@@ -120,10 +127,10 @@ describe('enrollment', () => {
     expect(unknown.status).toBe(401);
 
     const once = await enrollmentTokenFor(server, 'us-east-1', 1);
-    await enroll(node.hostname, once);
+    await enroll('new-node-used-up-token', once);
     const again = await fetch(`${server.url}/api/agent/enroll`, {
       method: 'POST',
-      body: JSON.stringify({ enrollmentToken: once, hostname: node.hostname, agentVersion: '1' }),
+      body: JSON.stringify({ enrollmentToken: once, hostname: 'another-new-node', agentVersion: '1' }),
     });
     expect(again.status).toBe(401);
     expect((await again.json()).error.message).toContain('no uses left');

@@ -9,7 +9,7 @@ import { createApiToken } from '../../server/auth/sessions';
 import { Agent } from '../../workers/agent/agent';
 import { silentLog } from '../../workers/agent/log';
 import { SimulatorSource } from '../../workers/agent/sources/simulator/simulator-source';
-import { enrollmentTokenFor, signIn, startTestServer, type TestServer } from '../support/server';
+import { enrollmentTokenForHost, signIn, startTestServer, type TestServer } from '../support/server';
 
 /**
  * Allocation changes through the real server, Postgres and real agents: the rules, the
@@ -96,7 +96,7 @@ async function startAgent(
     serverUrl: server.url,
     hostname,
     dataDir: path.join(dataDir, hostname),
-    enrollmentToken: await enrollmentTokenFor(server, node.cluster),
+    enrollmentToken: await enrollmentTokenForHost(server, hostname, node.cluster),
     intervalMs: 200,
     source: source ? source(node) : new SimulatorSource({ node }),
     log: silentLog,

@@ -8,7 +8,7 @@ import {
   OFFLINE_AFTER_MS,
   RECOVER_AFTER_MS,
 } from '../../server/services/telemetry/node-health';
-import { enrollmentTokenFor, signIn, startTestServer, type TestServer } from '../support/server';
+import { enrollmentTokenForHost, signIn, startTestServer, type TestServer } from '../support/server';
 
 let server: TestServer;
 let admin: string;
@@ -22,7 +22,7 @@ beforeAll(async () => {
   const res = await fetch(`${server.url}/api/agent/enroll`, {
     method: 'POST',
     body: JSON.stringify({
-      enrollmentToken: await enrollmentTokenFor(server),
+      enrollmentToken: await enrollmentTokenForHost(server, node.hostname),
       hostname: node.hostname,
       agentVersion: 't/1',
     }),

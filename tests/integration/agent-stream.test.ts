@@ -6,7 +6,7 @@ import { DEMO_NODES } from '../../lib/demo-fleet';
 import { Agent } from '../../workers/agent/agent';
 import { silentLog } from '../../workers/agent/log';
 import { SimulatorSource } from '../../workers/agent/sources/simulator/simulator-source';
-import { enrollmentTokenFor, startTestServer, type TestServer } from '../support/server';
+import { enrollmentTokenForHost, startTestServer, type TestServer } from '../support/server';
 
 /** The real agent with its simulator source, against the real server and Postgres. */
 let server: TestServer;
@@ -36,7 +36,7 @@ describe('a simulated agent streaming to the server', () => {
       serverUrl: server.url,
       hostname: node.hostname,
       dataDir: path.join(dataDir, node.hostname),
-      enrollmentToken: await enrollmentTokenFor(server),
+      enrollmentToken: await enrollmentTokenForHost(server, node.hostname),
       intervalMs: 100,
       source: new SimulatorSource({ node }),
       log: silentLog,

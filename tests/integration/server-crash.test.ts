@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_NODES } from '../../lib/demo-fleet';
-import { createEnrollmentToken } from '../../server/services/agents/enrollment';
+import { createReplacementToken } from '../../server/services/agents/enrollment';
 import { Agent } from '../../workers/agent/agent';
 import { silentLog } from '../../workers/agent/log';
 import { SimulatorSource } from '../../workers/agent/sources/simulator/simulator-source';
@@ -64,11 +64,11 @@ describe('a server killed mid-stream', () => {
   it('leaves no gap and no double count in the stored series', { timeout: 120_000 }, async () => {
     server = await startServerProcess();
     const node = DEMO_NODES[0]!;
-    const cluster = await database.db.cluster.findUniqueOrThrow({ where: { name: node.cluster } });
-    const { token } = await createEnrollmentToken(database.db, {
-      clusterId: cluster.id,
-      description: 'test',
-      maxUses: 5,
+    // A demo node exists already: its agent enrolls with a replacement token for it.
+    const seeded = await database.db.node.findFirstOrThrow({ where: { hostname: node.hostname } });
+    const { token } = await createReplacementToken(database.db, {
+      nodeId: seeded.id,
+      actor: { kind: 'system', id: null, name: 'test' },
     });
     const agent = new Agent({
       serverUrl: `http://127.0.0.1:${PORT}`,

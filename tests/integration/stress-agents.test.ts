@@ -7,7 +7,7 @@ import type { StartOutput, StressRunView } from '../../server/services/stress/vi
 import { Agent } from '../../workers/agent/agent';
 import type { AgentLog } from '../../workers/agent/log';
 import { SimulatorSource } from '../../workers/agent/sources/simulator/simulator-source';
-import { enrollmentTokenFor, signIn, startTestServer, type TestServer } from '../support/server';
+import { enrollmentTokenForHost, signIn, startTestServer, type TestServer } from '../support/server';
 
 /**
  * The whole path with the real agent: Agent processes on the simulator (whose model servers
@@ -44,7 +44,7 @@ beforeAll(async () => {
       serverUrl: server.url,
       hostname,
       dataDir,
-      enrollmentToken: await enrollmentTokenFor(server, node.cluster),
+      enrollmentToken: await enrollmentTokenForHost(server, hostname, node.cluster),
       intervalMs: 1000,
       source: new SimulatorSource({ node, deployments: DEMO_DEPLOYMENTS }),
       log: quiet,

@@ -1,6 +1,6 @@
 import { parseEnv } from '../../server/env';
 import { type RunningServer, startServer } from '../../server/main';
-import { createEnrollmentToken } from '../../server/services/agents/enrollment';
+import { createEnrollmentToken, createReplacementToken } from '../../server/services/agents/enrollment';
 import { createTestDatabase, type TestDatabase } from './database';
 
 export const ADMIN_PASSWORD = 'correct-horse-battery';
@@ -58,6 +58,30 @@ export async function enrollmentTokenFor(
     clusterId: cluster.id,
     description: 'test',
     maxUses,
+  });
+  return token;
+}
+
+/**
+ * A token an agent can enroll `hostname` with: an ordinary enrollment token while no node of
+ * that name exists in the cluster, else a replacement token for that node (an ordinary token
+ * is refused for an existing hostname). Enrolling with it replaces the node's agent: earlier
+ * credentials are revoked and their sockets closed.
+ */
+export async function enrollmentTokenForHost(
+  server: TestServer,
+  hostname: string,
+  clusterName = 'us-east-1',
+): Promise<string> {
+  const { db } = server.database;
+  const cluster = await db.cluster.findUniqueOrThrow({ where: { name: clusterName } });
+  const node = await db.node.findUnique({
+    where: { clusterId_hostname: { clusterId: cluster.id, hostname } },
+  });
+  if (!node) return enrollmentTokenFor(server, clusterName);
+  const { token } = await createReplacementToken(db, {
+    nodeId: node.id,
+    actor: { kind: 'system', id: null, name: 'test' },
   });
   return token;
 }

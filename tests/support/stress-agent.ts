@@ -5,7 +5,7 @@ import type { InventoryAck } from '../../lib/protocol/agent';
 import type { StressAssignment, StressReport, StressStartAck, StressStop } from '../../lib/protocol/stress';
 import { targetRpsAt } from '../../lib/stress/run-definition';
 import type { EndpointsAck, StressReportAck } from '../../server/services/stress/agent-events';
-import { enrollmentTokenFor, type TestServer } from './server';
+import { enrollmentTokenForHost, type TestServer } from './server';
 
 /**
  * A node agent that speaks the stress protocol exactly as lib/protocol/stress.ts says, for
@@ -74,7 +74,7 @@ export class StressTestAgent {
     const enrolled = await fetch(`${server.url}/api/agent/enroll`, {
       method: 'POST',
       body: JSON.stringify({
-        enrollmentToken: await enrollmentTokenFor(server, node.cluster),
+        enrollmentToken: await enrollmentTokenForHost(server, node.hostname, node.cluster),
         hostname: node.hostname,
         agentVersion: 'stress-test/1',
       }),

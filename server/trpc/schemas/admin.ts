@@ -26,3 +26,33 @@ export const ZApiToken = z
   .meta({ id: 'ApiToken' });
 
 export const ZRevokedApiToken = z.object({ id: z.string(), revokedAt: z.string() });
+
+export const ZReplacementToken = z
+  .object({
+    id: z.string(),
+    token: z.string().meta({
+      description: 'The secret: shown this once. Single use; enroll the node under its own hostname with it',
+    }),
+    nodeId: z.string(),
+    hostname: z.string().meta({ description: 'The hostname the replacement agent must enroll with' }),
+    clusterName: z.string(),
+    expiresAt: z.string(),
+  })
+  .meta({ id: 'ReplacementToken' });
+
+export const ZRevokedNodeCredentials = z
+  .object({
+    nodeId: z.string(),
+    hostname: z.string(),
+    credentialsRevoked: z.number().int().meta({ description: 'Credentials that were live until now' }),
+  })
+  .meta({ id: 'RevokedNodeCredentials' });
+
+export const ZRemovedNode = z
+  .object({
+    id: z.string(),
+    hostname: z.string(),
+    clusterName: z.string(),
+    gpusRemoved: z.number().int(),
+  })
+  .meta({ id: 'RemovedNode' });
