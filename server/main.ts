@@ -7,6 +7,7 @@ import { Server as SocketServer } from 'socket.io';
 import { AGENT_NAMESPACE, MAX_FRAME_BYTES } from '../lib/protocol/agent';
 import { LIVE_NAMESPACE } from '../lib/protocol/live';
 import { ensureFirstAdmin } from './auth/bootstrap';
+import { LoginThrottle } from './auth/login-throttle';
 import { principalFromSession, readCookie, SESSION_COOKIE } from './auth/sessions';
 import { closeDb, getDb } from './db/client';
 import { type EmbeddedDatabase, startEmbeddedPostgres } from './db/embedded-postgres';
@@ -15,8 +16,16 @@ import { type Env, parseEnv } from './env';
 import { handleRotateCredential } from './http/agent-credentials';
 import { sendJson } from './http/json';
 import { createMetrics } from './http/metrics';
+import {
+  API_BODY_LIMIT_BYTES,
+  admitApiRequest,
+  closeConnectionIfBodyUnread,
+  MAX_BATCH_CALLS,
+  refuseDeclaredBody,
+} from './http/request-guards';
 import { createRestApi, REST_PREFIX } from './http/rest-api';
 import { handleEnroll, handleHealth } from './http/routes';
+import { addSocketHeaders, createSecurityHeaders } from './http/security-headers';
 import { startJobScheduler } from './jobs/scheduler';
 import { logger, setLogLevel } from './log';
 import { agentCommandChannel } from './realtime/agent-commands';
@@ -50,6 +59,8 @@ export type StartOptions = {
   pages?: boolean;
   /** Run the demo fleet's simulated agents (only when SWITCHYARD_DEMO=on). */
   simulator?: boolean;
+  /** Sign-in throttling state (tests pass one with their own clock). */
+  loginThrottle?: LoginThrottle;
 };
 
 export type RunningServer = { url: string; port: number; runtime: Runtime; close: () => Promise<void> };
@@ -128,22 +139,33 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const live = attachLiveGateway(io, runtime);
   const agents = attachAgentGateway(io, runtime, live.pushNode);
 
+  const loginThrottle = options.loginThrottle ?? new LoginThrottle();
+  const originPolicy = { httpsOnly: env.SWITCHYARD_SECURE_COOKIES === 'true' };
   const trpcHandler = createHTTPHandler({
     router: appRouter,
-    createContext: contextFactory(runtime),
+    createContext: contextFactory(runtime, loginThrottle),
     basePath: '/api/trpc/',
+    // admitApiRequest enforces both first, with clearer answers; these are a second bound.
+    maxBodySize: API_BODY_LIMIT_BYTES,
+    maxBatchSize: MAX_BATCH_CALLS,
     onError: ({ error, path: procedure }) => {
       if (error.code === 'INTERNAL_SERVER_ERROR') log.error(`tRPC ${procedure ?? '?'} failed`, error);
     },
   });
 
-  const restApi = createRestApi(runtime);
+  const restApi = createRestApi(runtime, { loginThrottle, originPolicy });
   const handleMetrics = createMetrics(runtime);
   const pages = options.pages ? await prepareNext(env) : null;
 
+  const setSecurityHeaders = createSecurityHeaders(env);
+  io.engine.on('headers', addSocketHeaders);
   httpServer.on('request', (req, res) => {
     // socket.io answers its own path; everything else is ours.
     if (req.url?.startsWith('/socket.io/')) return;
+    const { pathname } = new URL(req.url ?? '/', 'http://localhost');
+    setSecurityHeaders(req, res, pathname);
+    closeConnectionIfBodyUnread(req, res);
+    if (refuseDeclaredBody(req, res, pathname)) return;
     route(req, res).catch((error) => {
       log.error(`request ${req.method} ${req.url} failed`, error);
       if (!res.headersSent) sendJson(res, 500, { error: { code: 'INTERNAL', message: 'internal error' } });
@@ -164,7 +186,10 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     if (pathname === '/api/agent/enroll') return handleEnroll(runtime, req, res);
     if (pathname === '/api/agent/rotate-credential') return handleRotateCredential(runtime, req, res);
     if (pathname === '/metrics') return handleMetrics(req, res);
-    if (pathname.startsWith('/api/trpc/')) return trpcHandler(req, res);
+    if (pathname.startsWith('/api/trpc/')) {
+      if (await admitApiRequest(req, res, 'trpc', originPolicy)) await trpcHandler(req, res);
+      return;
+    }
     if (pathname.startsWith('/api/stress/')) return handleStressExport(runtime, req, res, pathname);
     if (pathname === REST_PREFIX || pathname.startsWith(`${REST_PREFIX}/`)) return restApi(req, res);
     if (pathname.startsWith('/api/'))

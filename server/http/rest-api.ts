@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createOpenApiNodeHttpHandler, generateOpenApiDocument, type OpenAPIObject } from 'trpc-to-openapi';
+import type { LoginThrottle } from '../auth/login-throttle';
 import { SESSION_COOKIE } from '../auth/sessions';
 import { logger } from '../log';
 import type { Runtime } from '../runtime';
@@ -7,6 +8,7 @@ import { contextFactory } from '../trpc/context';
 import { describeIssues, type ProcedureMeta, procedureAccess } from '../trpc/init';
 import { appRouter } from '../trpc/root';
 import { sendJson } from './json';
+import { API_BODY_LIMIT_BYTES, admitApiRequest, type OriginPolicy } from './request-guards';
 import { keepJsonBodiesStrict, type ZodLike } from './strict-json-bodies';
 
 /**
@@ -18,7 +20,6 @@ import { keepJsonBodiesStrict, type ZodLike } from './strict-json-bodies';
 export const REST_PREFIX = '/api/v1';
 /** Bumped when a path or a schema changes in a way that breaks existing clients. */
 export const REST_API_VERSION = '1.0.0';
-const MAX_BODY_BYTES = 1024 * 1024;
 
 const log = logger('rest');
 
@@ -95,7 +96,10 @@ function openApiProcedures(): {
   });
 }
 
-export function createRestApi(runtime: Runtime) {
+export function createRestApi(
+  runtime: Runtime,
+  options: { loginThrottle: LoginThrottle; originPolicy: OriginPolicy },
+) {
   keepJsonBodiesStrict(
     openApiProcedures().map(({ openapi, inputs }) => ({
       inQuery: openapi.method === 'GET' || openapi.method === 'DELETE',
@@ -104,8 +108,9 @@ export function createRestApi(runtime: Runtime) {
   );
   const handler = createOpenApiNodeHttpHandler<typeof appRouter, IncomingMessage, ServerResponse>({
     router: appRouter,
-    createContext: contextFactory(runtime),
-    maxBodySize: MAX_BODY_BYTES,
+    createContext: contextFactory(runtime, options.loginThrottle),
+    // admitApiRequest has read the body within this limit already; this is a second bound.
+    maxBodySize: API_BODY_LIMIT_BYTES,
     onError: ({ error, path }) => {
       if (error.code === 'INTERNAL_SERVER_ERROR') log.error(`REST ${path ?? '?'} failed`, error);
     },
@@ -124,6 +129,7 @@ export function createRestApi(runtime: Runtime) {
       res.end(req.method === 'HEAD' ? undefined : document);
       return;
     }
+    if (!(await admitApiRequest(req, res, 'rest', options.originPolicy))) return;
     // The procedures' paths are relative to /api/v1.
     req.url = path + url.search;
     // The library reads a body only for exactly `application/json`; a charset must not hide it.

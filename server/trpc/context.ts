@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { clientAddress, type LoginThrottle } from '../auth/login-throttle';
 import type { Principal } from '../auth/principal';
 import { principalFromApiToken, principalFromSession, readCookie, SESSION_COOKIE } from '../auth/sessions';
 import type { Runtime } from '../runtime';
@@ -6,6 +7,9 @@ import type { Runtime } from '../runtime';
 export type Context = {
   runtime: Runtime;
   principal: Principal | null;
+  /** The caller's address as the socket sees it (IPv6 by /64): login throttling counts by it. */
+  clientAddress: string;
+  loginThrottle: LoginThrottle;
   req: IncomingMessage;
   res: ServerResponse;
 };
@@ -20,10 +24,12 @@ export async function resolvePrincipal(runtime: Runtime, req: IncomingMessage): 
   return session ? principalFromSession(runtime.db, session) : null;
 }
 
-export function contextFactory(runtime: Runtime) {
+export function contextFactory(runtime: Runtime, loginThrottle: LoginThrottle) {
   return async ({ req, res }: { req: IncomingMessage; res: ServerResponse }): Promise<Context> => ({
     runtime,
     principal: await resolvePrincipal(runtime, req),
+    clientAddress: clientAddress(req),
+    loginThrottle,
     req,
     res,
   });

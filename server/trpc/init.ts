@@ -1,6 +1,7 @@
 import { initTRPC, TRPCError } from '@trpc/server';
 import type { OpenApiMeta } from 'trpc-to-openapi';
 import { ZodError, z } from 'zod';
+import { findJsonFault } from '../../lib/json-guards';
 import { roleAtLeast } from '../auth/principal';
 import { AppError, TRPC_CODE } from '../errors';
 import type { ApiScope, Role } from '../generated/prisma/client';
@@ -25,6 +26,12 @@ const t = initTRPC
     isDev: process.env.NODE_ENV === 'development',
     errorFormatter({ shape, error }) {
       const cause = error.cause;
+      if (error.code === 'INTERNAL_SERVER_ERROR' && !(cause instanceof AppError)) {
+        // A database or programming error: its text (table names, SQL, values) stays in
+        // the server log (onError), the client learns only that it failed.
+        const { stack: _stack, ...data } = shape.data;
+        return { ...shape, message: 'internal error', data: { ...data, zodError: null, details: null } };
+      }
       const zodError = cause instanceof ZodError ? cause : null;
       return {
         ...shape,
@@ -54,8 +61,26 @@ const appErrors = t.middleware(async ({ next }) => {
   return result;
 });
 
+/**
+ * Every input from outside (tRPC bodies and query strings, REST bodies, query and path
+ * values) is refused before any schema or database sees it when it nests deeper than
+ * MAX_JSON_DEPTH or holds a control character such as NUL: a 400 naming the field.
+ */
+const boundedInputs = t.middleware(async ({ getRawInput, next }) => {
+  let raw: unknown;
+  try {
+    raw = await getRawInput();
+  } catch {
+    // A body that is not JSON: the procedure's input parser reports it (or has no input).
+    return next();
+  }
+  const fault = findJsonFault(raw);
+  if (fault) throw new AppError('BAD_REQUEST', fault.message, { field: fault.field });
+  return next();
+});
+
 export const router = t.router;
-export const publicProcedure = t.procedure.use(appErrors);
+export const publicProcedure = t.procedure.use(appErrors).use(boundedInputs);
 
 /** Any signed-in operator, or an API token with the `read` scope (or the procedure's scope). */
 export const viewerProcedure = publicProcedure.use(({ ctx, meta, next }) => {

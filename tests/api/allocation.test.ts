@@ -45,6 +45,7 @@ async function call<T>(
 }> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (auth.cookie) headers.cookie = auth.cookie;
+  if (auth.cookie) headers.origin = server.url;
   if (auth.token) headers.authorization = `Bearer ${auth.token}`;
   const url =
     method === 'GET'

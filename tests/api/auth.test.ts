@@ -16,7 +16,7 @@ const trpcQuery = (path: string, headers: Record<string, string> = {}) =>
 const trpcMutation = (path: string, input: unknown, headers: Record<string, string> = {}) =>
   fetch(`${server.url}/api/trpc/${path}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
+    headers: { 'content-type': 'application/json', origin: server.url, ...headers },
     body: JSON.stringify(input),
   });
 

@@ -73,6 +73,7 @@ const trpc = (
 ) => {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (init.cookie) headers.cookie = init.cookie;
+  if (init.cookie) headers.origin = server.url;
   if (init.token) headers.authorization = `Bearer ${init.token}`;
   if (init.method === 'POST') {
     return fetch(`${server.url}/api/trpc/${path}`, {

@@ -30,6 +30,7 @@ function rest(
   const headers: Record<string, string> = {};
   if (init.token) headers.authorization = `Bearer ${init.token}`;
   if (init.cookie) headers.cookie = init.cookie;
+  if (init.cookie) headers.origin = server.url;
   if (init.body !== undefined) headers['content-type'] = init.contentType ?? 'application/json';
   return fetch(`${server.url}/api/v1${path}`, {
     method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),

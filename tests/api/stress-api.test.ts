@@ -41,6 +41,7 @@ async function call(
 ): Promise<Reply> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (auth.cookie) headers.cookie = auth.cookie;
+  if (auth.cookie) headers.origin = server.url;
   if (auth.token) headers.authorization = `Bearer ${auth.token}`;
   const res =
     method === 'POST'

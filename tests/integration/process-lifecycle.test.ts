@@ -87,7 +87,7 @@ describe('npm start', () => {
     const cookie = await signIn();
     const created = await fetch(`http://127.0.0.1:${PORT}/api/trpc/admin.createApiToken`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', cookie },
+      headers: { 'content-type': 'application/json', cookie, origin: `http://127.0.0.1:${PORT}` },
       body: JSON.stringify({ name: 'survives-restart', scopes: ['read'] }),
     });
     const { token } = (await created.json()).result.data as { token: string };

@@ -66,7 +66,7 @@ afterAll(async () => {
 });
 
 async function call<T>(path: string, input: unknown, method: 'GET' | 'POST' = 'POST'): Promise<T> {
-  const headers = { 'content-type': 'application/json', cookie: admin };
+  const headers = { 'content-type': 'application/json', cookie: admin, origin: server.url };
   const res =
     method === 'POST'
       ? await fetch(`${server.url}/api/trpc/${path}`, { method, headers, body: JSON.stringify(input) })

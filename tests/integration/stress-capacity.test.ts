@@ -71,7 +71,7 @@ describe('capacity search against agents', () => {
   });
 
   async function call<T>(path: string, input: unknown, method: 'GET' | 'POST' = 'POST') {
-    const headers = { 'content-type': 'application/json', cookie: admin };
+    const headers = { 'content-type': 'application/json', cookie: admin, origin: server.url };
     const res =
       method === 'POST'
         ? await fetch(`${server.url}/api/trpc/${path}`, { method, headers, body: JSON.stringify(input) })

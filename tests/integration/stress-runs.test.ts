@@ -43,7 +43,7 @@ async function trpc<T>(
   input: unknown,
   method: 'GET' | 'POST',
 ): Promise<{ status: number; data: T; message?: string }> {
-  const headers = { 'content-type': 'application/json', cookie: admin };
+  const headers = { 'content-type': 'application/json', cookie: admin, origin: server.url };
   const res =
     method === 'POST'
       ? await fetch(`${server.url}/api/trpc/${path}`, { method, headers, body: JSON.stringify(input) })

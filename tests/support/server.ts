@@ -1,3 +1,4 @@
+import type { LoginThrottle } from '../../server/auth/login-throttle';
 import { parseEnv } from '../../server/env';
 import { type RunningServer, startServer } from '../../server/main';
 import { createEnrollmentToken, createReplacementToken } from '../../server/services/agents/enrollment';
@@ -12,7 +13,10 @@ export type TestServer = RunningServer & { database: TestDatabase; close: () => 
  * database, seeded with the demo fleet but without its simulated agents: tests bring
  * their own agents. Pages are not served (the Playwright suite covers them).
  */
-export async function startTestServer(envOverrides: Record<string, string> = {}): Promise<TestServer> {
+export async function startTestServer(
+  envOverrides: Record<string, string> = {},
+  options: { loginThrottle?: LoginThrottle } = {},
+): Promise<TestServer> {
   const database = await createTestDatabase();
   const env = parseEnv({
     NODE_ENV: 'test',
@@ -24,7 +28,7 @@ export async function startTestServer(envOverrides: Record<string, string> = {})
     SWITCHYARD_LOG_LEVEL: 'warn',
     ...envOverrides,
   });
-  const server = await startServer({ env, pages: false, simulator: false });
+  const server = await startServer({ env, pages: false, simulator: false, ...options });
   return {
     ...server,
     database,
@@ -35,11 +39,14 @@ export async function startTestServer(envOverrides: Record<string, string> = {})
   };
 }
 
-/** Signs in over HTTP like a browser and returns the session cookie. */
+/**
+ * Signs in over HTTP like a browser and returns the session cookie. A change made with
+ * that cookie must also send `origin: url`, as browsers do (server/http/request-guards.ts).
+ */
 export async function signIn(url: string, username = 'admin', password = ADMIN_PASSWORD): Promise<string> {
   const res = await fetch(`${url}/api/trpc/auth.login`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', origin: url },
     body: JSON.stringify({ username, password }),
   });
   if (res.status !== 200) throw new Error(`login failed: ${res.status} ${await res.text()}`);
