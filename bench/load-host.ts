@@ -17,7 +17,16 @@ type Command = {
   durationMs: number;
 };
 
-type Link = { send: (frame: ReturnType<typeof benchFrame>) => Promise<boolean>; close: () => void };
+type Link = {
+  send: (frame: ReturnType<typeof benchFrame>) => Promise<boolean>;
+  close: () => void;
+  /** The highest seq the server holds for the node: the agent numbers above it. */
+  lastSeq: number;
+};
+
+/** Connections the server closed while the run was on (none is expected). */
+let disconnects = 0;
+let closing = false;
 
 async function connectSwitchyard(url: string, node: BenchNode): Promise<Link> {
   const socket: Socket = io(`${url}/agent`, {
@@ -42,13 +51,24 @@ async function connectSwitchyard(url: string, node: BenchNode): Promise<Link> {
     })),
   });
   if (!ack.ok) throw new Error(`inventory refused: ${JSON.stringify(ack.error)}`);
+  socket.on('disconnect', () => {
+    if (!closing) disconnects += 1;
+  });
   return {
+    lastSeq: ack.lastSeq,
     send: async (frame) => {
-      const reply = await socket
-        .timeout(30_000)
-        .emitWithAck('telemetry', frame)
-        .catch(() => null);
-      return reply?.ok === true;
+      // Over budget, the server asks for the same frame again later (as the agent does).
+      for (;;) {
+        const reply = await socket
+          .timeout(30_000)
+          .emitWithAck('telemetry', frame)
+          .catch(() => null);
+        if (reply?.ok === false && reply.error.code === 'RATE_LIMITED' && socket.connected) {
+          await new Promise((r) => setTimeout(r, reply.error.retryAfterMs ?? 100));
+          continue;
+        }
+        return reply?.ok === true;
+      }
     },
     close: () => socket.disconnect(),
   };
@@ -67,6 +87,7 @@ async function connectBare(url: string): Promise<Link> {
     waiting.delete(seq);
   });
   return {
+    lastSeq: 0,
     send: (frame) =>
       new Promise((resolve) => {
         waiting.set(frame.seq, resolve);
@@ -101,7 +122,7 @@ process.on('message', async (command: Command) => {
   let failed = 0;
   const ackLatencies: number[] = [];
   const deadline = Date.now() + command.durationMs;
-  const seqs = command.nodes.map(() => Math.floor(Date.now() / 1000) * 10);
+  const seqs = links.map((link) => link.lastSeq);
   const report = setInterval(() => {
     process.send!({ type: 'progress', acked, failed });
   }, 1000);
@@ -145,7 +166,8 @@ process.on('message', async (command: Command) => {
   ackLatencies.sort((a, b) => a - b);
   const q = (p: number) =>
     ackLatencies[Math.min(ackLatencies.length - 1, Math.floor(p * ackLatencies.length))] ?? null;
-  process.send!({ type: 'done', acked, failed, ackP50: q(0.5), ackP99: q(0.99) });
+  closing = true;
+  process.send!({ type: 'done', acked, failed, disconnects, ackP50: q(0.5), ackP99: q(0.99) });
   for (const link of links) link.close();
   setTimeout(() => process.exit(0), 200);
 });
