@@ -13,7 +13,6 @@ import { runApplyHook } from './allocation-apply';
 import { Backoff, sleep } from './backoff';
 import {
   CREDENTIAL_FILE,
-  deleteCredential,
   ensureDataDir,
   readAgentState,
   readCredential,
@@ -39,6 +38,9 @@ import { buildTelemetryFrame } from './telemetry-frame';
 import { AGENT_VERSION } from './version';
 
 type AgentSocket = Socket<ServerToAgentEvents, AgentToServerEvents>;
+
+/** How often an agent whose credential was refused looks for a new one in credential.json. */
+const CREDENTIAL_WATCH_MS = 2_000;
 
 export type AgentOptions = {
   /** Base URL of the Switchyard server, e.g. http://localhost:3000. */
@@ -145,6 +147,13 @@ export class Agent {
   private stateTimer: NodeJS.Timeout | null = null;
   /** One re-enrollment per refusal: cleared again once a connection succeeds. */
   private mayReenroll = true;
+  /**
+   * The credential the server revoked or refuses: never presented again. The agent waits
+   * for a different one to appear in credential.json (written by `--rotate-credential`, or
+   * by an enrollment with a replacement token).
+   */
+  private refusedCredential: string | null = null;
+  private credentialWatch: NodeJS.Timeout | null = null;
   private lastConnectError = '';
   private warnedBufferFull = false;
   /** Drops already told in the log. */
@@ -358,6 +367,13 @@ export class Agent {
     socket.on('shutdown', (notice) => {
       this.log.info(`server is shutting down (${String(notice?.reason)}); will reconnect`);
     });
+    socket.on('revoked', (notice) => {
+      // Deliberate (rotated, replaced by a new agent, removed): enrolling again with a token
+      // would undo it, so only a new credential on disk brings this agent back.
+      this.log.error(`the server revoked this node credential: ${String(notice?.reason)}`);
+      this.mayReenroll = false;
+      this.credentialRefused();
+    });
     socket.on('replaced', (notice) => {
       // Two agents with one credential would take turns replacing each other: say so loudly.
       this.log.error(`${String(notice?.reason)}; is another agent running with this data directory?`);
@@ -379,21 +395,73 @@ export class Agent {
       this.lastConnectError = error.message;
       this.log.warn(`cannot connect to ${this.serverUrl}${AGENT_NAMESPACE}: ${error.message}`);
     }
-    if (error.message === 'UNAUTHORIZED' && this.options.enrollmentToken && this.mayReenroll) {
-      this.mayReenroll = false;
-      this.log.warn('the server no longer accepts this node credential; enrolling again');
-      try {
-        await deleteCredential(this.options.dataDir);
-        this.nodeCredential = await this.enroll();
+    if (error.message === 'UNAUTHORIZED') {
+      // Rotated by `--rotate-credential` in another process: the new one is on disk.
+      if (await this.adoptStoredCredential()) {
         if (this.phase === 'running' && !socket.active) socket.connect();
         return;
-      } catch (enrollError) {
-        if (this.phase !== 'running') return;
-        this.log.error(`enrolling again failed: ${errorMessage(enrollError)}`);
       }
+      if (this.options.enrollmentToken && this.mayReenroll) {
+        this.mayReenroll = false;
+        this.log.warn('the server no longer accepts this node credential; enrolling again');
+        try {
+          // The refused credential stays on disk until a new one replaces it atomically.
+          this.nodeCredential = await this.enroll();
+          if (this.phase === 'running' && !socket.active) socket.connect();
+          return;
+        } catch (enrollError) {
+          if (this.phase !== 'running') return;
+          this.log.error(`enrolling again failed: ${errorMessage(enrollError)}`);
+        }
+      }
+      this.credentialRefused();
+      return;
     }
     // socket.io retries transport failures by itself, but not a refusal by the server's middleware.
     if (!socket.active) this.scheduleConnect();
+  }
+
+  /**
+   * Stops presenting the current credential (it would only be refused again, forever) and
+   * checks credential.json every few seconds for a different one.
+   */
+  private credentialRefused(): void {
+    if (this.phase !== 'running' || this.nodeCredential === null) return;
+    if (this.refusedCredential !== this.nodeCredential) {
+      this.refusedCredential = this.nodeCredential;
+      this.log.error(
+        `not connecting with a refused node credential; waiting for a new one in ${join(this.options.dataDir, CREDENTIAL_FILE)} ` +
+          '(run the agent with --rotate-credential from a machine whose credential still works, or ask an admin for a replacement token and start the agent with --token)',
+      );
+    }
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    if (this.credentialWatch) return;
+    this.credentialWatch = setInterval(() => {
+      void this.adoptStoredCredential().then((adopted) => {
+        if (!adopted || this.phase !== 'running') return;
+        const socket = this.socket;
+        if (socket && !socket.connected && !socket.active) socket.connect();
+      });
+    }, CREDENTIAL_WATCH_MS);
+  }
+
+  /** Takes a credential from credential.json that differs from the current and refused ones. */
+  private async adoptStoredCredential(): Promise<boolean> {
+    if (this.options.credential) return false;
+    let stored: Awaited<ReturnType<typeof readCredential>>;
+    try {
+      stored = await readCredential(this.options.dataDir);
+    } catch {
+      return false; // Half-written or damaged: look again next time.
+    }
+    const candidate = stored?.nodeCredential;
+    if (!candidate || candidate === this.nodeCredential || candidate === this.refusedCredential) return false;
+    this.nodeCredential = candidate;
+    if (this.credentialWatch) clearInterval(this.credentialWatch);
+    this.credentialWatch = null;
+    this.log.info(`using the new node credential from ${CREDENTIAL_FILE}`);
+    return true;
   }
 
   private onDisconnect(reason: string): void {
@@ -415,6 +483,8 @@ export class Agent {
 
   private scheduleConnect(): void {
     if (this.reconnectTimer || this.phase !== 'running') return;
+    // A revoked credential is never presented again; credentialRefused() watches for a new one.
+    if (this.nodeCredential === this.refusedCredential) return;
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       const socket = this.socket;
@@ -688,6 +758,8 @@ export class Agent {
     this.timers.clear();
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     if (this.stateTimer) clearInterval(this.stateTimer);
+    if (this.credentialWatch) clearInterval(this.credentialWatch);
+    this.credentialWatch = null;
     this.reconnectTimer = null;
     this.stateTimer = null;
     // Stress runs end first, so their last reports leave on the open connection.

@@ -83,6 +83,7 @@ export const ZAgentCliOptions = z
     applyHook: z.string().min(1, 'must not be empty').max(4096, 'must be at most 4096 characters').optional(),
     once: z.boolean().default(false),
     print: z.boolean().default(false),
+    rotateCredential: z.boolean().default(false),
   })
   .superRefine((options, ctx) => {
     if (options.once !== options.print) {
@@ -90,7 +91,11 @@ export const ZAgentCliOptions = z
       const [missing, given] = options.once ? ['print', '--once'] : ['once', '--print'];
       ctx.addIssue({ code: 'custom', path: [missing], message: `is required with ${given} (use both)` });
     }
-    if (!options.once && !options.server) {
+    if (options.rotateCredential && options.once) {
+      ctx.addIssue({ code: 'custom', path: ['rotateCredential'], message: 'cannot be combined with --once' });
+    }
+    // Rotation defaults to the server the stored credential came from.
+    if (!options.once && !options.rotateCredential && !options.server) {
       ctx.addIssue({ code: 'custom', path: ['server'], message: 'is required (the Switchyard server URL)' });
     }
     const usesModelServer = options.source.includes('model-server');

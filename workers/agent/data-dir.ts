@@ -16,6 +16,8 @@ export const ZStoredCredential = ZEnrollResponse.extend({
   serverUrl: z.string(),
   hostname: z.string(),
   enrolledAt: z.string(),
+  /** When the credential was last rotated (`--rotate-credential`). */
+  rotatedAt: z.string().optional(),
 });
 export type StoredCredential = z.infer<typeof ZStoredCredential>;
 

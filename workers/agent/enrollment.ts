@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { type EnrollRequest, type EnrollResponse, ZEnrollResponse } from '../../lib/protocol/agent';
 
 export const ENROLL_PATH = '/api/agent/enroll';
+export const ROTATE_PATH = '/api/agent/rotate-credential';
 
 /** The server refused the enrollment (4xx): retrying with the same token will not help. */
 export class EnrollmentRefusedError extends Error {
@@ -35,9 +36,30 @@ export async function enrollNode(
     body: JSON.stringify(request),
     signal,
   });
+  return readEnrollReply(response, 'enrollment');
+}
+
+/**
+ * Trades the node's current credential for a new one (POST /api/agent/rotate-credential).
+ * The server revokes the current one at once, so the caller must keep the new one before it
+ * forgets the old. Throws EnrollmentRefusedError when the credential is refused.
+ */
+export async function rotateCredential(
+  serverUrl: string,
+  nodeCredential: string,
+  signal?: AbortSignal,
+): Promise<EnrollResponse> {
+  const response = await fetch(`${serverUrl.replace(/\/+$/, '')}${ROTATE_PATH}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${nodeCredential}`, accept: 'application/json' },
+    signal,
+  });
+  return readEnrollReply(response, 'credential rotation');
+}
+
+async function readEnrollReply(response: Response, what: string): Promise<EnrollResponse> {
   const text = await response.text();
   const body = parseJson(text);
-
   if (response.status >= 400 && response.status < 500) {
     const refusal = ZErrorBody.safeParse(body);
     if (refusal.success) {
@@ -46,11 +68,10 @@ export async function enrollNode(
     }
     throw new EnrollmentRefusedError(`HTTP ${response.status} ${response.statusText}`, response.status);
   }
-  if (!response.ok) throw new Error(`enrollment failed: HTTP ${response.status} ${response.statusText}`);
-
-  const enrolled = ZEnrollResponse.safeParse(body);
-  if (!enrolled.success) throw new Error(`enrollment reply is not an EnrollResponse: ${text.slice(0, 200)}`);
-  return enrolled.data;
+  if (!response.ok) throw new Error(`${what} failed: HTTP ${response.status} ${response.statusText}`);
+  const reply = ZEnrollResponse.safeParse(body);
+  if (!reply.success) throw new Error(`${what} reply is not an EnrollResponse: ${text.slice(0, 200)}`);
+  return reply.data;
 }
 
 function parseJson(text: string): unknown {

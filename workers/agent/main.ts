@@ -13,6 +13,7 @@ import {
 import { CREDENTIAL_FILE, readCredential } from './data-dir';
 import { DEFAULT_BUFFER_CAPACITY } from './frame-buffer';
 import { type AgentLog, errorMessage, lineLog } from './log';
+import { rotateStoredCredential } from './rotate-credential';
 import { createSource, SOURCE_NAMES } from './sources/create-source';
 import { DEFAULT_DCGM_URL } from './sources/dcgm/dcgm-source';
 import { MODEL_SERVER_KINDS } from './sources/model-server/readers';
@@ -24,6 +25,7 @@ import { buildTelemetryFrame } from './telemetry-frame';
  *   npm run agent -- --server http://localhost:3000 --token ENROLLMENT_TOKEN
  *   npm run agent -- --once --print --source simulator --hostname use1-h100-01
  *   npm run agent -- --server URL --source nvidia-smi,model-server --metrics-url http://localhost:8000/metrics
+ *   npm run agent -- --rotate-credential --data-dir ./.switchyard/agent
  * Exit codes: 0 done or stopped by a signal, 1 failed at run time, 2 bad command line.
  */
 
@@ -89,6 +91,10 @@ function parseCommandLine(argv: string[]): AgentCliOptions {
     )
     .option('--once', 'take a single sample and exit (with --print)')
     .option('--print', 'print the telemetry frame as JSON on stdout instead of sending it')
+    .option(
+      '--rotate-credential',
+      'replace the node credential in --data-dir with a new one and exit (the old one stops working at once; a running agent picks up the new one)',
+    )
     .allowExcessArguments(false)
     .exitOverride();
 
@@ -187,9 +193,21 @@ async function runAgent(options: AgentCliOptions & { server: string }): Promise<
   await agent.start();
 }
 
+async function rotate(options: AgentCliOptions): Promise<void> {
+  const { credential, path } = await rotateStoredCredential({
+    dataDir: options.dataDir,
+    serverUrl: options.server,
+  });
+  process.stdout.write(
+    `rotated the credential of node ${credential.nodeId} (${credential.hostname}) and wrote it to ${path}; ` +
+      'an agent running on this data directory reconnects with it within seconds\n',
+  );
+}
+
 async function main(): Promise<void> {
   const options = parseCommandLine(process.argv);
-  if (options.once) await printOneFrame(options);
+  if (options.rotateCredential) await rotate(options);
+  else if (options.once) await printOneFrame(options);
   else if (options.server) await runAgent({ ...options, server: options.server });
 }
 

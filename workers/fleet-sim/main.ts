@@ -13,7 +13,7 @@ import { SimulatorSource } from '../agent/sources/simulator/simulator-source';
  * credential, data directory and socket, speaking the ordinary agent protocol, so the
  * server cannot tell them from agents on real machines.
  *
- *   SWITCHYARD_ENROLLMENT_TOKENS='{"us-east-1":"…","eu-west-1":"…"}' npm run fleet-sim
+ *   SWITCHYARD_ENROLLMENT_TOKENS='{"us-east-1":"…","use1-h100-01":"…"}' npm run fleet-sim
  *   npm run fleet-sim -- --tokens-file tokens.json --server http://localhost:3000
  */
 
@@ -33,7 +33,10 @@ const ZFleetSimOptions = z.object({
   tokensFile: z.string().min(1).optional(),
 });
 
-/** Cluster name → enrollment token. */
+/**
+ * Cluster name or node hostname → enrollment token. A node's own key (a replacement token
+ * for an existing node) wins over its cluster's (an ordinary token, for new nodes only).
+ */
 const ZEnrollmentTokens = z.record(z.string(), z.string().min(16).max(200));
 
 const log = lineLog('fleet-sim', process.stdout);
@@ -52,7 +55,7 @@ function parseCommandLine(argv: string[]): z.infer<typeof ZFleetSimOptions> {
     .option('--interval-ms <ms>', 'sampling interval in milliseconds', '1000')
     .option(
       '--tokens-file <path>',
-      'JSON file {clusterName: enrollmentToken} (default: $SWITCHYARD_ENROLLMENT_TOKENS)',
+      'JSON file {clusterName or hostname: enrollmentToken} (default: $SWITCHYARD_ENROLLMENT_TOKENS)',
     )
     .allowExcessArguments(false)
     .exitOverride();
@@ -104,7 +107,7 @@ async function main(): Promise<void> {
       serverUrl: options.server,
       hostname: node.hostname,
       dataDir: join(options.dataDir, node.hostname),
-      enrollmentToken: tokens[node.cluster],
+      enrollmentToken: tokens[node.hostname] ?? tokens[node.cluster],
       intervalMs: options.intervalMs,
       source: new SimulatorSource({ node, deployments: DEMO_DEPLOYMENTS }),
       agentVersion: DEMO_AGENT_VERSION,

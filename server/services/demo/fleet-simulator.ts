@@ -1,34 +1,32 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
-import { DEMO_CLUSTERS } from '../../../lib/demo-fleet';
+import { DEMO_NODES } from '../../../lib/demo-fleet';
+import { readCredential } from '../../../workers/agent/data-dir';
+import { hashSecret } from '../../auth/secrets';
 import type { Db } from '../../db/client';
 import { logger } from '../../log';
-import { createEnrollmentToken } from '../agents/enrollment';
+import { createReplacementToken } from '../agents/enrollment';
 
 const log = logger('demo');
 const ROOT = path.resolve(import.meta.dirname, '../../..');
 
 /**
  * Runs the demo fleet's simulated agents in their own process (workers/fleet-sim). They
- * enroll with short-lived enrollment tokens made here and then speak the ordinary agent
- * protocol to this server over the network, like any real agent.
+ * enroll with short-lived tokens made here and then speak the ordinary agent protocol to
+ * this server over the network, like any real agent.
+ *
+ * The demo nodes exist from the seed on, and an ordinary enrollment token cannot enroll an
+ * existing hostname: a node whose agent has no live credential in the data directory (first
+ * start, or the directory was lost) gets a replacement token for that node, as an admin
+ * would issue for a reinstalled machine. A demo node an admin removed stays removed: its
+ * agent gets no token.
  */
 export async function startFleetSimulator(
   db: Db,
   options: { serverUrl: string; dataDir: string },
 ): Promise<() => Promise<void>> {
-  const tokens: Record<string, string> = {};
-  for (const cluster of DEMO_CLUSTERS) {
-    const row = await db.cluster.findUnique({ where: { name: cluster.name } });
-    if (!row) continue;
-    const { token } = await createEnrollmentToken(db, {
-      clusterId: row.id,
-      description: 'demo fleet simulator',
-      maxUses: 1000,
-      expiresAt: new Date(Date.now() + 3600_000),
-    });
-    tokens[cluster.name] = token;
-  }
+  const agentsDir = path.join(options.dataDir, 'agents');
+  const tokens = await enrollmentTokens(db, agentsDir);
 
   const child: ChildProcess = spawn(
     process.execPath,
@@ -39,7 +37,7 @@ export async function startFleetSimulator(
       '--server',
       options.serverUrl,
       '--data-dir',
-      path.join(options.dataDir, 'agents'),
+      agentsDir,
     ],
     {
       cwd: ROOT,
@@ -63,4 +61,44 @@ export async function startFleetSimulator(
     await exited;
     clearTimeout(timer);
   };
+}
+
+const SIMULATOR_ACTOR = { kind: 'system' as const, id: null, name: 'demo fleet simulator' };
+const TOKEN_LIFETIME_MINUTES = 60;
+
+/**
+ * Hostname → replacement token, for every demo node that exists but has no live credential
+ * in its agent's data directory. (The simulator also accepts cluster-name keys, for nodes
+ * that do not exist yet; the seeded demo fleet needs none.)
+ */
+async function enrollmentTokens(db: Db, agentsDir: string): Promise<Record<string, string>> {
+  const tokens: Record<string, string> = {};
+  for (const demoNode of DEMO_NODES) {
+    const node = await db.node.findFirst({
+      where: { hostname: demoNode.hostname, cluster: { name: demoNode.cluster } },
+    });
+    if (!node) {
+      log.info(`demo node ${demoNode.hostname} was removed from the fleet; its simulated agent stays off`);
+      continue;
+    }
+    if (await hasLiveCredential(db, node.id, path.join(agentsDir, demoNode.hostname))) continue;
+    const { token } = await createReplacementToken(db, {
+      nodeId: node.id,
+      expiresInMinutes: TOKEN_LIFETIME_MINUTES,
+      actor: SIMULATOR_ACTOR,
+    });
+    tokens[demoNode.hostname] = token;
+  }
+  const count = Object.keys(tokens).length;
+  if (count > 0) log.info(`issued replacement tokens for ${count} demo node(s) without a live credential`);
+  return tokens;
+}
+
+async function hasLiveCredential(db: Db, nodeId: string, agentDir: string): Promise<boolean> {
+  const stored = await readCredential(agentDir).catch(() => null);
+  if (!stored) return false;
+  const credential = await db.nodeCredential.findUnique({
+    where: { tokenHash: hashSecret(stored.nodeCredential) },
+  });
+  return credential !== null && credential.revokedAt === null && credential.nodeId === nodeId;
 }

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Assignments, GpuInventory } from '../../../lib/protocol/agent';
 import { Agent, type AgentOptions } from '../agent';
 import type { AgentLog } from '../log';
+import { rotateStoredCredential } from '../rotate-credential';
 import type { TelemetrySample, TelemetrySource } from '../sources/source';
 import { FakeAgentServer } from './fake-server';
 
@@ -352,5 +353,76 @@ describe('Agent', () => {
     for (const hostname of ['node-a', 'node-b', 'node-c']) {
       expect(server.framesOf(hostname).length).toBeGreaterThanOrEqual(2);
     }
+  });
+});
+
+describe('the node credential', () => {
+  it('is rotated from the data directory; the running agent reconnects with the new one', async () => {
+    const server = await fakeServer();
+    const dir = await dataDir();
+    const { agent, log } = newAgent(server, dir);
+    await agent.start();
+    await waitFor(() => agent.stats().acked >= 2, 'streaming');
+    const before = JSON.parse(await readFile(join(dir, 'credential.json'), 'utf8'));
+
+    const { credential } = await rotateStoredCredential({ dataDir: dir });
+    expect(credential.nodeCredential).not.toBe(before.nodeCredential);
+    const stored = JSON.parse(await readFile(join(dir, 'credential.json'), 'utf8'));
+    expect(stored).toMatchObject({ nodeCredential: credential.nodeCredential, nodeId: before.nodeId });
+    expect(stored.rotatedAt).toEqual(expect.any(String));
+    expect((await stat(join(dir, 'credential.json'))).mode & 0o777).toBe(0o600);
+
+    const acked = agent.stats().acked;
+    await waitFor(() => agent.stats().connected && agent.stats().acked >= acked + 2, 'streaming again');
+    expect(server.enrollments).toBe(1);
+    expect(log.lines.some((line) => line.includes('revoked') && line.includes('credential rotated'))).toBe(
+      true,
+    );
+    expect(consecutive(server.framesOf('node-a').map((f) => f.seq))).toBe(true);
+    // The old credential cannot rotate again.
+    await writeFile(join(dir, 'credential.json'), JSON.stringify(before));
+    await expect(rotateStoredCredential({ dataDir: dir })).rejects.toThrow(/refused to rotate/);
+  });
+
+  it('once revoked is never presented again, nor replaced by enrolling with the token', async () => {
+    const server = await fakeServer();
+    const dir = await dataDir();
+    const { agent, log } = newAgent(server, dir);
+    await agent.start();
+    await waitFor(() => agent.stats().connected, 'connected');
+
+    server.revokeNode('node-a');
+    await waitFor(() => !agent.stats().connected, 'disconnected');
+    const attempts = server.authAttempts;
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    expect(server.authAttempts).toBe(attempts);
+    expect(server.enrollments).toBe(1);
+    expect(log.lines.some((line) => line.startsWith('error') && line.includes('revoked'))).toBe(true);
+
+    // A new credential in credential.json (here: one the server knows) brings it back.
+    const stored = JSON.parse(await readFile(join(dir, 'credential.json'), 'utf8'));
+    server.credentials.set('cred-node-a-new', server.nodesByHostname.get('node-a')!);
+    await writeFile(
+      join(dir, 'credential.json'),
+      JSON.stringify({ ...stored, nodeCredential: 'cred-node-a-new' }),
+    );
+    await waitFor(() => agent.stats().connected, 'reconnected with the new credential');
+  });
+
+  it('stops knocking when the server refuses it and no token can replace it', async () => {
+    const server = await fakeServer();
+    const dir = await dataDir();
+    const first = newAgent(server, dir);
+    await first.agent.start();
+    await waitFor(() => first.agent.stats().connected, 'connected');
+    await first.agent.stop();
+
+    server.revokeCredentials();
+    const { agent, log } = newAgent(server, dir, { enrollmentToken: undefined });
+    await agent.start();
+    await waitFor(() => log.lines.some((line) => line.includes('refused node credential')), 'gave up');
+    const attempts = server.authAttempts;
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    expect(server.authAttempts).toBe(attempts);
   });
 });

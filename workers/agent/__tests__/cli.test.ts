@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -192,6 +192,51 @@ describe('agent CLI', () => {
     const result = await agentCli(['--hostname', 'use1-h100-01']);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('--server');
+  });
+
+  it('rotates the stored node credential with --rotate-credential, against the server it came from', {
+    timeout: 90_000,
+  }, async () => {
+    const server = new FakeAgentServer({ enrollmentToken: 'enr_cli_rotate_token_0000' });
+    await server.start();
+    const dataDir = await mkdtemp(join(tmpdir(), 'switchyard-agent-rotate-'));
+    try {
+      const node = { nodeId: 'node-1', hostname: 'use1-h100-02', frames: new Map() };
+      server.credentials.set('cred-cli-old', node);
+      const stored = {
+        nodeId: 'node-1',
+        clusterId: 'cluster-1',
+        clusterName: 'test-1',
+        nodeCredential: 'cred-cli-old',
+        serverUrl: server.url,
+        hostname: 'use1-h100-02',
+        enrolledAt: new Date().toISOString(),
+      };
+      await writeFile(join(dataDir, 'credential.json'), JSON.stringify(stored), { mode: 0o600 });
+
+      const rotated = await agentCli(['--rotate-credential', '--data-dir', dataDir]);
+      expect(rotated.code, rotated.stderr).toBe(0);
+      expect(rotated.stdout).toContain('rotated the credential of node node-1');
+      const after = JSON.parse(await readFile(join(dataDir, 'credential.json'), 'utf8'));
+      expect(after.nodeCredential).not.toBe('cred-cli-old');
+      expect(server.credentials.has(after.nodeCredential)).toBe(true);
+      expect(server.credentials.has('cred-cli-old')).toBe(false);
+
+      // The old one is refused; the file keeps the new one.
+      await writeFile(join(dataDir, 'credential.json'), JSON.stringify(stored), { mode: 0o600 });
+      const again = await agentCli(['--rotate-credential', '--data-dir', dataDir]);
+      expect(again.code).toBe(1);
+      expect(again.stderr).toContain('refused to rotate');
+
+      const empty = await mkdtemp(join(tmpdir(), 'switchyard-agent-rotate-'));
+      const missing = await agentCli(['--rotate-credential', '--data-dir', empty]);
+      await rm(empty, { recursive: true, force: true });
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toContain('no node credential');
+    } finally {
+      await server.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 
   it('refuses an unknown option with exit code 2', async () => {

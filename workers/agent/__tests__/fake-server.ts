@@ -44,6 +44,9 @@ export class FakeAgentServer {
   enrollments = 0;
   inventories = 0;
   connections = 0;
+  /** Connection attempts the credential check saw, refused ones included. */
+  authAttempts = 0;
+  rotations = 0;
 
   private io: Server | null = null;
   private port = 0;
@@ -73,6 +76,24 @@ export class FakeAgentServer {
     this.credentials.clear();
   }
 
+  /** Revokes a node's credentials as an admin would: its sockets are told `revoked` and closed. */
+  revokeNode(hostname: string, reason = 'credentials revoked by an admin'): void {
+    for (const [credential, node] of this.credentials) {
+      if (node.hostname === hostname) this.credentials.delete(credential);
+    }
+    this.closeRevokedSockets(reason);
+  }
+
+  /** Closes, with a `revoked` notice, every socket whose credential is no longer known. */
+  private closeRevokedSockets(reason: string): void {
+    for (const socket of this.io?.of(AGENT_NAMESPACE).sockets.values() ?? []) {
+      const token = (socket.handshake.auth as { token?: string }).token;
+      if (token && this.credentials.has(token)) continue;
+      socket.emit('revoked', { reason });
+      socket.disconnect(true);
+    }
+  }
+
   /** Pretends frames up to `seq` are already stored for the host (history the agent does not know). */
   seedHistory(hostname: string, throughSeq: number): void {
     const node = this.nodesByHostname.get(hostname);
@@ -92,6 +113,7 @@ export class FakeAgentServer {
     const io = new Server<AgentToServerEvents, ServerToAgentEvents>(http, { transports: ['websocket'] });
     const agents = io.of(AGENT_NAMESPACE);
     agents.use((socket, next) => {
+      this.authAttempts++;
       const token = (socket.handshake.auth as { token?: unknown }).token;
       if (typeof token === 'string' && this.credentials.has(token)) next();
       else next(new Error('UNAUTHORIZED'));
@@ -113,6 +135,26 @@ export class FakeAgentServer {
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body));
     };
+    if (req.method === 'POST' && req.url === '/api/agent/rotate-credential') {
+      const presented = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1];
+      const node = presented ? this.credentials.get(presented) : undefined;
+      if (!presented || !node) {
+        return reply(401, {
+          error: { code: 'UNAUTHORIZED', message: 'node credential: unknown or revoked' },
+        });
+      }
+      this.rotations++;
+      this.credentials.delete(presented);
+      const nodeCredential = `cred-${node.hostname}-rotated-${this.rotations}`;
+      this.credentials.set(nodeCredential, node);
+      this.closeRevokedSockets('credential rotated');
+      return reply(200, {
+        nodeId: node.nodeId,
+        clusterId: 'cluster-1',
+        clusterName: 'test-1',
+        nodeCredential,
+      });
+    }
     if (req.method !== 'POST' || req.url !== '/api/agent/enroll') return reply(404, {});
     let body = '';
     for await (const chunk of req) body += chunk;
