@@ -59,19 +59,37 @@ export function attachAgentGateway(
   const connections = new Map<string, AgentSocket>();
   /** Credentials (by hash) being looked up: concurrent connections share one query. */
   const lookups = new Map<string, ReturnType<typeof nodeForCredential>>();
-  /** Credentials (by hash) closed for ignoring their budget, and until when they are refused. */
-  const cooldowns = new Map<string, number>();
+  /** Credentials (by hash) closed for ignoring their budget: until when they are refused, and how often. */
+  const cooldowns = new Map<string, { until: number; strikes: number }>();
+  /** Failed credential checks per client address in the current window. */
+  const failedAuths = new Map<string, { count: number; since: number }>();
+  const sweep = setInterval(() => {
+    const now = Date.now();
+    for (const [address, seen] of failedAuths)
+      if (now - seen.since >= FAILED_AUTH_WINDOW_MS) failedAuths.delete(address);
+  }, FAILED_AUTH_WINDOW_MS);
+  sweep.unref();
 
   agents.use(async (socket, next) => {
     const token = (socket.handshake.auth as { token?: unknown }).token;
     if (typeof token !== 'string' || token.length === 0 || token.length > 256) {
       return next(new Error('UNAUTHORIZED'));
     }
+    const address = socket.handshake.address;
+    const failures = failedAuths.get(address);
+    if (
+      failures &&
+      failures.count >= MAX_FAILED_AUTHS &&
+      Date.now() - failures.since < FAILED_AUTH_WINDOW_MS
+    ) {
+      return next(new Error('RATE_LIMITED'));
+    }
     const key = hashSecret(token);
-    const until = cooldowns.get(key);
-    if (until !== undefined) {
-      if (Date.now() < until) return next(new Error('RATE_LIMITED'));
-      cooldowns.delete(key);
+    const cooldown = cooldowns.get(key);
+    if (cooldown) {
+      if (Date.now() < cooldown.until) return next(new Error('RATE_LIMITED'));
+      // Strikes are forgotten after a quiet hour.
+      if (Date.now() - cooldown.until > 3_600_000) cooldowns.delete(key);
     }
     try {
       let lookup = lookups.get(key);
@@ -80,7 +98,15 @@ export function attachAgentGateway(
         lookups.set(key, lookup);
       }
       const node = await lookup;
-      if (!node) return next(new Error('UNAUTHORIZED'));
+      if (!node) {
+        // Guessing credentials costs a database lookup each: an address that keeps failing waits.
+        const now = Date.now();
+        const seen = failedAuths.get(address);
+        if (!seen || now - seen.since >= FAILED_AUTH_WINDOW_MS)
+          failedAuths.set(address, { count: 1, since: now });
+        else seen.count += 1;
+        return next(new Error('UNAUTHORIZED'));
+      }
       socket.data.node = node;
       socket.data.ready = false;
       socket.data.budget = new AgentBudget();
@@ -123,9 +149,11 @@ export function attachAgentGateway(
       if (typeof ack === 'function') ack({ ok: false, error: refused });
       if (budget.abusive && socket.connected) {
         log.warn(`closing the connection of ${node.hostname}: it keeps sending over its budget`);
-        cooldowns.set(socket.data.credentialKey, Date.now() + ABUSE_COOLDOWN_MS);
+        const strikes = (cooldowns.get(socket.data.credentialKey)?.strikes ?? 0) + 1;
+        const coolMs = Math.min(ABUSE_COOLDOWN_MS * 2 ** (strikes - 1), MAX_ABUSE_COOLDOWN_MS);
+        cooldowns.set(socket.data.credentialKey, { until: Date.now() + coolMs, strikes });
         socket.emit('shutdown', {
-          reason: `over its message budget; reconnect after ${ABUSE_COOLDOWN_MS / 1000} s and send at most what RATE_LIMITED allows`,
+          reason: `over its message budget; reconnect after ${coolMs / 1000} s and send at most what RATE_LIMITED allows`,
         });
         socket.disconnect(true);
       }
@@ -183,8 +211,13 @@ export function attachAgentGateway(
   return agents;
 }
 
-/** How long a connection closed for ignoring its budget is refused (connect_error RATE_LIMITED). */
+/** How long a credential whose connection was closed for ignoring its budget is refused (connect_error RATE_LIMITED). */
 const ABUSE_COOLDOWN_MS = 10_000;
+/** An address whose connections failed authentication this often within the window is refused until it ends. */
+const MAX_FAILED_AUTHS = 30;
+const FAILED_AUTH_WINDOW_MS = 60_000;
+/** Each repeat doubles the wait, up to this. */
+const MAX_ABUSE_COOLDOWN_MS = 5 * 60_000;
 
 function budgetClassOf(event: string): BudgetClass {
   if (event === 'stress:report') return 'reports';

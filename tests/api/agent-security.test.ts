@@ -326,3 +326,21 @@ describe('one connection per node, each within its budget', () => {
     expect(latencies.at(-1)!).toBeLessThan(1_000);
   });
 });
+
+describe('guessing credentials', () => {
+  it('makes an address that keeps failing wait, without asking the database', async () => {
+    const attempts: string[] = [];
+    for (let i = 0; i < 32; i++) {
+      const socket = openAgentSocket(server, `node_guess-${i}-${'x'.repeat(20)}`);
+      sockets.push(socket);
+      attempts.push(
+        await connected(socket).then(
+          () => 'connected',
+          (error: Error) => error.message,
+        ),
+      );
+    }
+    expect(attempts.slice(0, 30).every((a) => a === 'UNAUTHORIZED')).toBe(true);
+    expect(attempts.slice(30)).toEqual(['RATE_LIMITED', 'RATE_LIMITED']);
+  });
+});
