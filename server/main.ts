@@ -26,6 +26,7 @@ import {
 import { createRestApi, REST_PREFIX } from './http/rest-api';
 import { handleEnroll, handleHealth } from './http/routes';
 import { addSocketHeaders, createSecurityHeaders } from './http/security-headers';
+import { handleStressExport } from './http/stress-export';
 import { startJobScheduler } from './jobs/scheduler';
 import { logger, setLogLevel } from './log';
 import { agentCommandChannel } from './realtime/agent-commands';
@@ -38,7 +39,6 @@ import { buildPlannerInput } from './services/allocation/planner-input';
 import { startFleetSimulator } from './services/demo/fleet-simulator';
 import { seedDemoFleet } from './services/demo/seed';
 import { FleetCatalog } from './services/fleet/catalog';
-import { handleStressExport } from './services/stress/export-route';
 import { StressService } from './services/stress/stress-service';
 import { GpuHealthMonitor } from './services/telemetry/gpu-health';
 import { LiveTelemetry } from './services/telemetry/live-telemetry';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { JOBS } from '../../workers/jobs/catalogue';
 import { logger } from '../log';
 import type { Runtime } from '../runtime';
+import { JOBS } from './catalogue';
 
 const log = logger('jobs');
 

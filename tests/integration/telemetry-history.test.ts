@@ -3,8 +3,8 @@ import { DEMO_NODES } from '../../lib/demo-fleet';
 import { LatencyRecorder } from '../../lib/latency-histogram';
 import type { TelemetryFrame } from '../../lib/protocol/agent';
 import { runOnce } from '../../server/jobs/scheduler';
+import { telemetryRetentionJob } from '../../server/jobs/telemetry-retention';
 import { gpuHistory, latencyHistory } from '../../server/services/fleet/queries';
-import { telemetryRetentionJob } from '../../workers/jobs/telemetry-retention';
 import { startTestServer, type TestServer } from '../support/server';
 
 /**

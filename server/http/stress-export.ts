@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { AppError } from '../../errors';
-import { sendError } from '../../http/json';
-import type { Runtime } from '../../runtime';
-import { resolvePrincipal } from '../../trpc/context';
+import { AppError } from '../errors';
+import type { Runtime } from '../runtime';
+import { resolvePrincipal } from '../trpc/context';
+import { sendError } from './json';
 
 const EXPORT_PATH = /^\/api\/stress\/([\w-]{1,64})\/export$/;
 

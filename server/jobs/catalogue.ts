@@ -1,4 +1,4 @@
-import type { Runtime } from '../../server/runtime';
+import type { Runtime } from '../runtime';
 
 /**
  * Background jobs, one file each, listed here. A job runs on an interval in every server
