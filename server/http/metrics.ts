@@ -190,6 +190,14 @@ export function createMetrics(runtime: Runtime) {
     },
   });
   new Gauge({
+    name: 'switchyard_telemetry_frames_waiting',
+    help: 'Telemetry frames waiting for their journal commit (at most 256 per node)',
+    registers: [registry],
+    collect() {
+      this.set(runtime.ingest.backlog);
+    },
+  });
+  new Gauge({
     name: 'switchyard_rollup_buckets_pending',
     help: '10 s buckets waiting to be written',
     registers: [registry],
