@@ -3,9 +3,14 @@
 import { MutationCache, QueryCache, QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { createTRPCClient, httpBatchLink } from '@trpc/client';
 import { type ReactNode, useState } from 'react';
+import { z } from 'zod';
 import { isUnauthorized, redirectToLogin } from '@/components/auth/redirect';
 import { TRPCProvider } from '@/components/trpc/client';
 import type { AppRouter } from '@/server/trpc/root';
+
+// The pages run under a Content-Security-Policy without 'unsafe-eval' (server/http/
+// security-headers.ts); zod's probe for `new Function` would be reported as a violation.
+z.config({ jitless: true });
 
 function onError(error: unknown): void {
   // A missing or expired session anywhere sends the person to the sign-in page.
