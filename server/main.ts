@@ -21,6 +21,7 @@ import {
   admitApiRequest,
   closeConnectionIfBodyUnread,
   MAX_BATCH_CALLS,
+  originRefusal,
   refuseDeclaredBody,
 } from './http/request-guards';
 import { createRestApi, REST_PREFIX } from './http/rest-api';
@@ -91,7 +92,18 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const rollups = new RollupWriter(pool, (bucketStarts) => minuteRollups.markWritten(bucketStarts));
 
   const httpServer = http.createServer();
-  const io = new SocketServer(httpServer, { maxHttpBufferSize: MAX_FRAME_BYTES, serveClient: false });
+  const originPolicy = { httpsOnly: env.SWITCHYARD_SECURE_COOKIES === 'true' };
+  const io = new SocketServer(httpServer, {
+    maxHttpBufferSize: MAX_FRAME_BYTES,
+    serveClient: false,
+    // Browsers authenticate /live with the session cookie, which a page of another site
+    // could make them send; a browser always names the page's origin on a cross-site
+    // handshake, so one from another origin is refused. Agents send no Origin.
+    allowRequest: (req, callback) => {
+      const refusal = req.headers.origin === undefined ? null : originRefusal(req, originPolicy);
+      callback(refusal, refusal === null);
+    },
+  });
   const health = new NodeHealthMonitor(db, catalog, (change) => {
     io.of('/live').to('fleet').to(`node:${change.nodeId}`).emit('node:status', change);
   });
@@ -140,7 +152,6 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const agents = attachAgentGateway(io, runtime, live.pushNode);
 
   const loginThrottle = options.loginThrottle ?? new LoginThrottle();
-  const originPolicy = { httpsOnly: env.SWITCHYARD_SECURE_COOKIES === 'true' };
   const trpcHandler = createHTTPHandler({
     router: appRouter,
     createContext: contextFactory(runtime, loginThrottle),

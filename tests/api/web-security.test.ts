@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { io as connectSocket } from 'socket.io-client';
 import { Agent, type BodyInit, FormData, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoginThrottle } from '../../server/auth/login-throttle';
@@ -510,5 +511,31 @@ describe('JSON inputs: no control characters, no deep nesting', () => {
     });
     expect(query.status).toBe(400);
     expect(trpcMessage(query)).toContain('nested deeper than 32 levels');
+  });
+});
+
+describe('live updates over socket.io', () => {
+  it('refuses a cross-site handshake that carries the session cookie, and takes a same-origin one', async () => {
+    const cookie = await signIn(server.url);
+    const attempt = (origin: string) => {
+      const socket = connectSocket(`${server.url}/live`, {
+        transports: ['websocket'],
+        forceNew: true,
+        reconnection: false,
+        extraHeaders: { cookie, origin },
+      });
+      return new Promise<string>((resolve) => {
+        socket.once('connect', () => {
+          socket.disconnect();
+          resolve('connected');
+        });
+        socket.once('connect_error', (error) => {
+          socket.disconnect();
+          resolve(`refused: ${error.message}`);
+        });
+      });
+    };
+    expect(await attempt('https://evil.example')).toMatch(/^refused/);
+    expect(await attempt(server.url)).toBe('connected');
   });
 });
