@@ -69,19 +69,33 @@ const TOKEN_LIFETIME_MINUTES = 60;
 /**
  * Hostname → replacement token, for every demo node that exists but has no live credential
  * in its agent's data directory. (The simulator also accepts cluster-name keys, for nodes
- * that do not exist yet; the seeded demo fleet needs none.)
+ * that do not exist yet; the seeded demo fleet needs none.) One query and parallel reads:
+ * this runs on every start, before the server can take signals.
  */
 async function enrollmentTokens(db: Db, agentsDir: string): Promise<Record<string, string>> {
+  const [nodes, stored] = await Promise.all([
+    db.node.findMany({
+      where: { hostname: { in: DEMO_NODES.map((node) => node.hostname) } },
+      select: {
+        id: true,
+        hostname: true,
+        cluster: { select: { name: true } },
+        credentials: { where: { revokedAt: null }, select: { tokenHash: true } },
+      },
+    }),
+    Promise.all(
+      DEMO_NODES.map((node) => readCredential(path.join(agentsDir, node.hostname)).catch(() => null)),
+    ),
+  ]);
   const tokens: Record<string, string> = {};
-  for (const demoNode of DEMO_NODES) {
-    const node = await db.node.findFirst({
-      where: { hostname: demoNode.hostname, cluster: { name: demoNode.cluster } },
-    });
+  for (const [i, demoNode] of DEMO_NODES.entries()) {
+    const node = nodes.find((n) => n.hostname === demoNode.hostname && n.cluster.name === demoNode.cluster);
     if (!node) {
       log.info(`demo node ${demoNode.hostname} was removed from the fleet; its simulated agent stays off`);
       continue;
     }
-    if (await hasLiveCredential(db, node.id, path.join(agentsDir, demoNode.hostname))) continue;
+    const credential = stored[i]?.nodeCredential;
+    if (credential && node.credentials.some((live) => live.tokenHash === hashSecret(credential))) continue;
     const { token } = await createReplacementToken(db, {
       nodeId: node.id,
       expiresInMinutes: TOKEN_LIFETIME_MINUTES,
@@ -92,13 +106,4 @@ async function enrollmentTokens(db: Db, agentsDir: string): Promise<Record<strin
   const count = Object.keys(tokens).length;
   if (count > 0) log.info(`issued replacement tokens for ${count} demo node(s) without a live credential`);
   return tokens;
-}
-
-async function hasLiveCredential(db: Db, nodeId: string, agentDir: string): Promise<boolean> {
-  const stored = await readCredential(agentDir).catch(() => null);
-  if (!stored) return false;
-  const credential = await db.nodeCredential.findUnique({
-    where: { tokenHash: hashSecret(stored.nodeCredential) },
-  });
-  return credential !== null && credential.revokedAt === null && credential.nodeId === nodeId;
 }
