@@ -40,7 +40,30 @@ export async function removeNode(
   await runtime.ingest.settled();
   await runtime.rollups.flush({ all: true });
 
-  const removed = await db.$transaction(async (tx) => {
+  const removed = await deleteNode(runtime, node, input).catch(async (error: unknown) => {
+    // Taken by a deployment or a job meanwhile: the node stays, but its credentials are gone.
+    await recordAudit(db, {
+      actor: input.actor,
+      action: 'node.remove',
+      targetType: 'node',
+      targetId: node.id,
+      reason: input.reason,
+      outcome: 'failed',
+      details: { hostname: node.hostname, error: (error as Error).message, credentialsRevoked: true },
+    });
+    throw error;
+  });
+  await runtime.catalog.refresh();
+  log.info(`removed node ${node.hostname} (${node.id}) with ${removed} GPUs`);
+  return { id: node.id, hostname: node.hostname, clusterName: node.cluster.name, gpusRemoved: removed };
+}
+
+function deleteNode(
+  runtime: Pick<Runtime, 'db'>,
+  node: { id: string; hostname: string; cluster: { name: string } },
+  input: { reason: string; actor: AuditActor },
+): Promise<number> {
+  return runtime.db.$transaction(async (tx) => {
     // Locking the GPUs holds off an allocation change that would take them meanwhile.
     await tx.$queryRaw`SELECT id FROM "Gpu" WHERE "nodeId" = ${node.id} ORDER BY id FOR UPDATE`;
     await refuseWhileInUse(tx, node.id, node.hostname);
@@ -56,9 +79,6 @@ export async function removeNode(
     });
     return gpus;
   });
-  await runtime.catalog.refresh();
-  log.info(`removed node ${node.hostname} (${node.id}) with ${removed} GPUs`);
-  return { id: node.id, hostname: node.hostname, clusterName: node.cluster.name, gpusRemoved: removed };
 }
 
 type RemovalReader = Pick<Runtime['db'], 'allocation' | 'allocationChange'>;
