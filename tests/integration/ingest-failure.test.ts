@@ -88,3 +88,49 @@ describe('a failed journal commit', () => {
     expect(stored.map((row) => Number(row.seq))).toEqual([1, 2, 3, 4]);
   });
 });
+
+describe('a GPU removed while its frames wait for their rollup', () => {
+  it('drops that GPU’s bucket and still writes the rest, instead of failing every flush', async () => {
+    const node = DEMO_NODES[4]!;
+    const { catalog } = server.runtime;
+    const nodeId = [...catalog.nodes.values()].find((n) => n.hostname === node.hostname)!.id;
+    const gpuIds = node.gpuUuids.map((uuid) => catalog.gpuIdByUuid.get(uuid)!);
+    const writer = new RollupWriter(pool);
+    const sampledAt = Date.now() - 60_000;
+    const journal = await pool.query<{ id: string }>(
+      `INSERT INTO "TelemetryJournal" ("nodeId", seq, "bucketStart", frame) VALUES ($1, 1, $2, '{}') RETURNING id::text`,
+      [nodeId, new Date(sampledAt)],
+    );
+    const frame: TelemetryFrame = {
+      seq: 1,
+      sampledAt,
+      intervalMs: 1000,
+      gpus: node.gpuUuids.slice(0, 2).map((uuid) => ({
+        uuid,
+        utilizationPct: 50,
+        memoryUsedMiB: 1,
+        memoryTotalMiB: 2,
+        powerW: null,
+        temperatureC: null,
+        smClockMHz: null,
+        xidErrors: 0,
+        eccErrors: 0,
+        remappedRowsPending: false,
+        remappedRowsFailed: false,
+      })),
+      deployments: [],
+    };
+    // The frame names a GPU that no longer exists (as after a node's removal).
+    writer.add(nodeId, journal.rows[0]!.id, frame, [gpuIds[0]!, 'gpu-that-was-removed']);
+    await writer.flush({ all: true });
+    expect(writer.rowsWritten).toBe(1);
+    expect(writer.pendingBuckets).toBe(0);
+    const rows = await pool.query('SELECT "gpuId" FROM "GpuRollup" WHERE "gpuId" = ANY($1::text[])', [
+      [gpuIds[0], 'gpu-that-was-removed'],
+    ]);
+    expect(rows.rows).toEqual([{ gpuId: gpuIds[0] }]);
+    expect(
+      (await pool.query('SELECT 1 FROM "TelemetryJournal" WHERE id = $1', [journal.rows[0]!.id])).rowCount,
+    ).toBe(0);
+  });
+});

@@ -159,8 +159,8 @@ export class RollupWriter {
       const origins = due.map((start) => this.provenance.get(start)!);
       for (const start of due) this.provenance.delete(start);
       try {
-        await this.write(gpuRows, deploymentRows, origins);
-        this.rowsWritten += gpuRows.length + deploymentRows.length;
+        const gpuRowsWritten = await this.write(gpuRows, deploymentRows, origins);
+        this.rowsWritten += gpuRowsWritten + deploymentRows.length;
         this.onWritten(due);
       } catch (error) {
         // Put everything back: the next flush retries, and the journal still holds the frames.
@@ -176,11 +176,16 @@ export class RollupWriter {
     return this.flushing;
   }
 
-  private async write(gpuRows: GpuBucket[], deploymentRows: DeploymentBucket[], origins: Provenance[]) {
+  /** Writes the buckets and forgets their journal rows in one transaction; returns the GPU rows written. */
+  private async write(
+    gpuRows: GpuBucket[],
+    deploymentRows: DeploymentBucket[],
+    origins: Provenance[],
+  ): Promise<number> {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
-      if (gpuRows.length > 0) await writeGpuRollups(client, gpuRows);
+      const gpuRowsWritten = gpuRows.length > 0 ? await writeGpuRollups(client, gpuRows) : 0;
       if (deploymentRows.length > 0) await writeDeploymentRollups(client, deploymentRows);
       const journalIds = origins.flatMap((o) => o.journalIds);
       await client.query('DELETE FROM "TelemetryJournal" WHERE id = ANY($1::bigint[])', [journalIds]);
@@ -197,6 +202,7 @@ export class RollupWriter {
         [[...lastSeq.keys()], [...lastSeq.values()]],
       );
       await client.query('COMMIT');
+      return gpuRowsWritten;
     } catch (error) {
       await client.query('ROLLBACK').catch(() => {});
       throw error;
@@ -255,15 +261,18 @@ export class RollupWriter {
   }
 }
 
-async function writeGpuRollups(client: pg.PoolClient, rows: GpuBucket[]): Promise<void> {
+async function writeGpuRollups(client: pg.PoolClient, rows: GpuBucket[]): Promise<number> {
   const mean = (field: string) =>
     `("GpuRollup"."${field}" * "GpuRollup"."samples" + EXCLUDED."${field}" * EXCLUDED."samples") / ("GpuRollup"."samples" + EXCLUDED."samples")`;
-  await client.query(
+  const result = await client.query(
     `INSERT INTO "GpuRollup" ("gpuId","resolutionS","bucketStart","samples","utilMin","utilMean","utilMax",
        "memUsedMean","memUsedMax","powerMean","powerMax","tempMean","tempMax","smClockMean","xidErrors","eccErrors")
      SELECT u.*  FROM unnest($1::text[], $2::int[], $3::timestamp(3)[], $4::int[], $5::float8[], $6::float8[],
        $7::float8[], $8::float8[], $9::float8[], $10::float8[], $11::float8[], $12::float8[], $13::float8[],
-       $14::float8[], $15::int[], $16::int[]) AS u
+       $14::float8[], $15::int[], $16::int[]) AS u(gpu, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16)
+     -- A GPU removed since its frames arrived (its node removed, or gone from the inventory)
+     -- has no row to point at: its bucket is dropped rather than failing every flush.
+     WHERE EXISTS (SELECT 1 FROM "Gpu" g WHERE g.id = u.gpu)
      ON CONFLICT ("gpuId","resolutionS","bucketStart") DO UPDATE SET
        "utilMin" = LEAST("GpuRollup"."utilMin", EXCLUDED."utilMin"),
        "utilMax" = GREATEST("GpuRollup"."utilMax", EXCLUDED."utilMax"),
@@ -297,6 +306,7 @@ async function writeGpuRollups(client: pg.PoolClient, rows: GpuBucket[]): Promis
       rows.map((r) => r.ecc),
     ],
   );
+  return result.rowCount ?? 0;
 }
 
 /** A "DeploymentRollup" row as node-postgres returns it. */
