@@ -36,8 +36,8 @@ export async function runFloodBench(options: FloodBenchOptions): Promise<void> {
   const hostile = stack.nodes.at(-1)!;
   const live = await watchLive(stack, fleet);
 
-  /** One phase: the fleet at 1 Hz for `duration` s, with or without the flooder. */
-  const phase = async (withFlood: boolean) => {
+  /** One phase: the fleet at 1 Hz for `duration` s, with or without a flooding agent. */
+  const phase = async (withFlood: 'hostile' | 'backlog' | null) => {
     live.delays.length = 0;
     let rssMax = 0;
     const rssTimer = setInterval(() => {
@@ -59,6 +59,7 @@ export async function runFloodBench(options: FloodBenchOptions): Promise<void> {
           });
           flooder.once('message', (m: FloodCounts) => resolve(m));
           flooder.send({
+            kind: withFlood,
             url: stack.url,
             node: hostile,
             durationMs: options.duration * 1000,
@@ -90,62 +91,56 @@ export async function runFloodBench(options: FloodBenchOptions): Promise<void> {
   };
 
   log('phase 1: the fleet alone');
-  const calm = await phase(false);
-  log('phase 2: the fleet beside the flooding agent');
-  const flooded = await phase(true);
+  const calm = await phase(null);
+  log('phase 2: the fleet beside a hostile agent flooding with one credential');
+  const flooded = await phase('hostile');
+  log('phase 3: the fleet beside an agent draining a backlog at its full replay budget');
+  const draining = await phase('backlog');
+  // The server has run three phases by now: its memory alone again tells growth from the flood.
+  log('phase 4: the fleet alone again');
+  const after = await phase(null);
   live.close();
   await stack.stop();
 
   const fmt = (n: number | null, digits = 0) =>
     n === null ? '—' : n.toLocaleString('en-US', { maximumFractionDigits: digits });
   const ratio = (a: number | null, b: number | null) => (a && b ? `${fmt(b / a, 2)}×` : '—');
-  const f = flooded.flood!;
-  const rows: [string, string, string, string][] = [
+  const phases = [calm, flooded, draining, after];
+  const cells = (pick: (p: (typeof phases)[number]) => number | null, unit = '') =>
+    phases.map((p) => `${fmt(pick(p))}${unit}`);
+  const ratios = (pick: (p: (typeof phases)[number]) => number | null) =>
+    `${ratio(pick(calm), pick(flooded))} / ${ratio(pick(calm), pick(draining))} / ${ratio(pick(calm), pick(after))}`;
+  const rows: string[][] = [
     [
       'fleet samples/s sustained',
-      fmt(calm.load.samplesPerSecond),
-      fmt(flooded.load.samplesPerSecond),
-      ratio(calm.load.samplesPerSecond, flooded.load.samplesPerSecond),
+      ...cells((p) => p.load.samplesPerSecond),
+      ratios((p) => p.load.samplesPerSecond),
     ],
-    [
-      'fleet ack p99',
-      `${fmt(calm.load.ackP99)} ms`,
-      `${fmt(flooded.load.ackP99)} ms`,
-      ratio(calm.load.ackP99, flooded.load.ackP99),
-    ],
-    [
-      'agent → browser p99',
-      `${fmt(calm.browserP99)} ms`,
-      `${fmt(flooded.browserP99)} ms`,
-      ratio(calm.browserP99, flooded.browserP99),
-    ],
-    [
-      'server memory, max',
-      `${fmt(calm.rssMaxMiB)} MiB`,
-      `${fmt(flooded.rssMaxMiB)} MiB`,
-      ratio(calm.rssMaxMiB, flooded.rssMaxMiB),
-    ],
+    ['fleet ack p99', ...cells((p) => p.load.ackP99, ' ms'), ratios((p) => p.load.ackP99)],
+    ['agent → browser p99', ...cells((p) => p.browserP99, ' ms'), ratios((p) => p.browserP99)],
+    ['server memory, max', ...cells((p) => p.rssMaxMiB, ' MiB'), ratios((p) => p.rssMaxMiB)],
     [
       'fleet agents disconnected / frames failed',
-      `${calm.load.disconnects} / ${calm.load.failed}`,
-      `${flooded.load.disconnects} / ${flooded.load.failed}`,
+      ...phases.map((p) => `${p.load.disconnects} / ${p.load.failed}`),
       'must stay 0 / 0',
     ],
   ];
-  const widths = [44, 18, 18, 18];
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join(' ');
+  const widths = [42, 13, 13, 13, 13, 24];
+  const line = (row: string[]) => row.map((c, i) => c.padEnd(widths[i]!)).join(' ');
   process.stdout.write(
-    `\n${line(['measure', 'fleet alone', 'with flood', 'flood / alone'])}\n${'-'.repeat(100)}\n`,
+    `\n${line(['measure', 'fleet alone', 'hostile', 'backlog', 'alone again', 'ratios to alone'])}\n${'-'.repeat(124)}\n`,
   );
   for (const r of rows) process.stdout.write(`${line(r)}\n`);
+  const summary = (name: string, f: FloodCounts) =>
+    `${name}: ${fmt(f.sent)} frames sent in ${options.duration} s, ${fmt(f.stored)} stored, ` +
+    `${fmt(f.rateLimited)} refused as RATE_LIMITED, ${fmt(f.otherRefusals)} other refusals, ` +
+    `${fmt(f.unanswered)} unanswered (connection closed), ${f.disconnects} disconnects, ${f.refusedConnects} refused reconnects\n`;
   process.stdout.write(
-    `\nflooding agent: ${fmt(f.sent)} frames sent in ${options.duration} s, ${fmt(f.stored)} stored, ` +
-      `${fmt(f.rateLimited)} refused as RATE_LIMITED, ${fmt(f.otherRefusals)} other refusals, ` +
-      `${fmt(f.unanswered)} unanswered (connection closed), ${f.disconnects} disconnects, ${f.refusedConnects} refused reconnects\n`,
+    `\n${summary('hostile agent', flooded.flood!)}${summary('backlog agent', draining.flood!)}`,
   );
   await fs.mkdir(path.join(ROOT, 'bench/results'), { recursive: true });
   await fs.writeFile(
     path.join(ROOT, 'bench/results', `flood-${Date.now()}.json`),
-    JSON.stringify({ at: new Date().toISOString(), options, calm, flooded }, null, 2),
+    JSON.stringify({ at: new Date().toISOString(), options, calm, flooded, draining, after }, null, 2),
   );
 }
