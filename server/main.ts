@@ -13,7 +13,6 @@ import { closeDb, getDb } from './db/client';
 import { type EmbeddedDatabase, startEmbeddedPostgres } from './db/embedded-postgres';
 import { migrate } from './db/migrate';
 import { type Env, parseEnv } from './env';
-import { handleRotateCredential } from './http/agent-credentials';
 import { sendJson } from './http/json';
 import { createMetrics } from './http/metrics';
 import {
@@ -25,7 +24,7 @@ import {
   refuseDeclaredBody,
 } from './http/request-guards';
 import { createRestApi, REST_PREFIX } from './http/rest-api';
-import { handleEnroll, handleHealth } from './http/routes';
+import { handleEnroll, handleHealth, handleRotateCredential } from './http/routes';
 import { addSocketHeaders, createSecurityHeaders } from './http/security-headers';
 import { handleStressExport } from './http/stress-export';
 import { startJobScheduler } from './jobs/scheduler';
