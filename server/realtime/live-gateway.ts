@@ -21,6 +21,8 @@ export type LiveNamespace = Namespace<
   LiveSocketData
 >;
 
+/** Rooms one browser connection may watch at once (each costs the broadcast a lookup). */
+export const MAX_ROOMS_PER_SOCKET = 200;
 const ROOM = /^(fleet|allocations|node:[\w-]{1,64}|deployment:[\w-]{1,64}|stress:[\w-]{1,64})$/;
 
 /**
@@ -63,6 +65,14 @@ export function attachLiveGateway(
         reply({
           ok: false,
           error: 'room: expected fleet, allocations, node:<id>, deployment:<id> or stress:<runId>',
+        });
+        return;
+      }
+      // socket.rooms includes the socket's own room.
+      if (!socket.rooms.has(room) && socket.rooms.size > MAX_ROOMS_PER_SOCKET) {
+        reply({
+          ok: false,
+          error: `room: at most ${MAX_ROOMS_PER_SOCKET} rooms per connection; unsubscribe first`,
         });
         return;
       }

@@ -6,6 +6,7 @@ import { LoginThrottle } from '../../server/auth/login-throttle';
 import { hashPassword } from '../../server/auth/passwords';
 import { API_BODY_LIMIT_BYTES, MAX_BATCH_CALLS } from '../../server/http/request-guards';
 import { contentSecurityPolicy, createSecurityHeaders } from '../../server/http/security-headers';
+import { MAX_ROOMS_PER_SOCKET } from '../../server/realtime/live-gateway';
 import { ADMIN_PASSWORD, signIn, startTestServer, type TestServer } from '../support/server';
 
 /**
@@ -537,5 +538,28 @@ describe('live updates over socket.io', () => {
     };
     expect(await attempt('https://evil.example')).toMatch(/^refused/);
     expect(await attempt(server.url)).toBe('connected');
+  });
+
+  it('bounds the rooms one connection may watch', async () => {
+    const cookie = await signIn(server.url);
+    const socket = connectSocket(`${server.url}/live`, {
+      transports: ['websocket'],
+      forceNew: true,
+      reconnection: false,
+      extraHeaders: { cookie },
+    });
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    const subscribe = (room: string) =>
+      socket.timeout(5000).emitWithAck('subscribe', room) as Promise<{ ok: boolean; error?: string }>;
+    for (let i = 0; i < MAX_ROOMS_PER_SOCKET; i++)
+      expect(await subscribe(`node:n${i}`)).toEqual({ ok: true });
+    const over = await subscribe('node:one-too-many');
+    expect(over.ok).toBe(false);
+    expect(over.error).toMatch(/at most 200 rooms/);
+    // A room it already watches is still fine, and leaving one makes space.
+    expect(await subscribe('node:n0')).toEqual({ ok: true });
+    socket.emit('unsubscribe', 'node:n0');
+    expect(await subscribe('node:one-too-many')).toEqual({ ok: true });
+    socket.disconnect();
   });
 });
