@@ -13,6 +13,7 @@ import { closeDb, getDb } from './db/client';
 import { type EmbeddedDatabase, startEmbeddedPostgres } from './db/embedded-postgres';
 import { migrate } from './db/migrate';
 import { type Env, parseEnv } from './env';
+import { AUDIT_EXPORT_PATH, handleAuditExport } from './http/audit-export';
 import { sendJson } from './http/json';
 import { createMetrics } from './http/metrics';
 import {
@@ -201,6 +202,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       return;
     }
     if (pathname.startsWith('/api/stress/')) return handleStressExport(runtime, req, res, pathname);
+    if (pathname === AUDIT_EXPORT_PATH) return handleAuditExport(runtime, req, res);
     if (pathname === REST_PREFIX || pathname.startsWith(`${REST_PREFIX}/`)) return restApi(req, res);
     if (pathname.startsWith('/api/'))
       return sendJson(res, 404, { error: { code: 'NOT_FOUND', message: `No route ${pathname}` } });

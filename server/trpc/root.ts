@@ -1,9 +1,11 @@
 import { router } from './init';
 import { adminRouter } from './routers/admin';
 import { allocationRouter } from './routers/allocation';
+import { auditRouter } from './routers/audit';
 import { authRouter } from './routers/auth';
 import { fleetRouter } from './routers/fleet';
 import { stressRouter } from './routers/stress';
+import { usersRouter } from './routers/users';
 
 export const appRouter = router({
   auth: authRouter,
@@ -11,6 +13,8 @@ export const appRouter = router({
   admin: adminRouter,
   allocation: allocationRouter,
   stress: stressRouter,
+  users: usersRouter,
+  audit: auditRouter,
 });
 
 export type AppRouter = typeof appRouter;
