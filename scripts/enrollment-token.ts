@@ -76,6 +76,7 @@ try {
       description: 'created with npm run enrollment-token',
       maxUses: options.uses,
       expiresAt: new Date(Date.now() + options.hours * 3600_000),
+      actor: { kind: 'system', id: null, name: 'npm run enrollment-token' },
     });
     console.log(token);
   }

@@ -3,6 +3,7 @@ import { adminRouter } from './routers/admin';
 import { allocationRouter } from './routers/allocation';
 import { auditRouter } from './routers/audit';
 import { authRouter } from './routers/auth';
+import { clustersRouter } from './routers/clusters';
 import { fleetRouter } from './routers/fleet';
 import { stressRouter } from './routers/stress';
 import { usersRouter } from './routers/users';
@@ -15,6 +16,7 @@ export const appRouter = router({
   stress: stressRouter,
   users: usersRouter,
   audit: auditRouter,
+  clusters: clustersRouter,
 });
 
 export type AppRouter = typeof appRouter;

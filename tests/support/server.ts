@@ -65,6 +65,7 @@ export async function enrollmentTokenFor(
     clusterId: cluster.id,
     description: 'test',
     maxUses,
+    actor: { kind: 'system', id: null, name: 'test' },
   });
   return token;
 }

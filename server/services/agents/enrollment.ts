@@ -213,15 +213,32 @@ async function lockNode(tx: Tx, nodeId: string): Promise<void> {
   await tx.$queryRaw`SELECT id FROM "Node" WHERE id = ${nodeId} FOR NO KEY UPDATE`;
 }
 
+/** An ordinary enrollment token for new nodes of a cluster; its secret is returned once. Audited. */
 export async function createEnrollmentToken(
   db: Db,
-  input: { clusterId: string; description: string; maxUses: number; expiresAt?: Date },
+  input: { clusterId: string; description: string; maxUses: number; expiresAt?: Date; actor: AuditActor },
 ): Promise<{ id: string; token: string }> {
+  const { actor, ...fields } = input;
   const token = newSecret('enr');
-  const row = await db.enrollmentToken.create({
-    data: { ...input, tokenHash: hashSecret(token) },
+  return db.$transaction(async (tx) => {
+    const row = await tx.enrollmentToken.create({
+      data: { ...fields, tokenHash: hashSecret(token) },
+      include: { cluster: { select: { name: true } } },
+    });
+    await recordAudit(tx, {
+      actor,
+      action: 'enrollmentToken.create',
+      targetType: 'enrollmentToken',
+      targetId: row.id,
+      details: {
+        name: row.description,
+        cluster: row.cluster.name,
+        maxUses: row.maxUses,
+        expiresAt: row.expiresAt?.toISOString() ?? null,
+      },
+    });
+    return { id: row.id, token };
   });
-  return { id: row.id, token };
 }
 
 export type ReplacementToken = {

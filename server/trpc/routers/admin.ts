@@ -119,6 +119,7 @@ export const adminRouter = router({
         description: input.description,
         maxUses: input.maxUses,
         expiresAt: new Date(Date.now() + input.expiresInHours * 3600_000),
+        actor: ctx.principal,
       });
       return { ...created, clusterName: cluster.name };
     }),
