@@ -281,10 +281,11 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   return { url, port, runtime, close };
 }
 
-/** Pages that need no session: the login page and Next's own assets. */
+/** Pages that need no session: the login and set-password pages and Next's own assets. */
 function needsSession(pathname: string): boolean {
   return !(
     pathname === '/login' ||
+    pathname === '/set-password' ||
     pathname.startsWith('/_next/') ||
     pathname === '/favicon.ico' ||
     pathname === '/icon.svg'

@@ -33,7 +33,12 @@ export const authRouter = router({
     const { attempt } = decision;
     let session: Awaited<ReturnType<typeof login>>;
     try {
-      session = await login(runtime.db, { ...input, ttlHours: runtime.env.SWITCHYARD_SESSION_TTL_HOURS });
+      session = await login(runtime.db, {
+        ...input,
+        ttlHours: runtime.env.SWITCHYARD_SESSION_TTL_HOURS,
+        userAgent: ctx.req.headers['user-agent'],
+        address: ctx.clientAddress,
+      });
     } catch (error) {
       if (error instanceof AppError && error.code === 'UNAUTHORIZED') {
         await auditLocks(runtime.db, attempt.failed(), input.username, ctx.clientAddress);
