@@ -1,7 +1,10 @@
 import { CliError, EXIT, type ExitCode } from './errors';
 
-/** Where the server is and how to authenticate: flags first, then the environment. */
-export type ApiConfig = { url: string; token: string | undefined };
+/**
+ * Where the server is and how to authenticate: flags first, then the environment. `cookie` is
+ * a console session (admin commands sign in as a person: API tokens never reach admin actions).
+ */
+export type ApiConfig = { url: string; token: string | undefined; cookie?: string };
 
 export const DEFAULT_URL = 'http://localhost:3000';
 const API_PREFIX = '/api/v1';
@@ -44,7 +47,11 @@ export class ApiClient {
 
   private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json' };
-    if (this.config.token) headers.authorization = `Bearer ${this.config.token}`;
+    if (this.config.cookie) {
+      headers.cookie = this.config.cookie;
+      // A change made with a session must name this server as its origin, as a browser does.
+      headers.origin = new URL(this.config.url).origin;
+    } else if (this.config.token) headers.authorization = `Bearer ${this.config.token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
     let res: Response;
     try {
@@ -88,4 +95,49 @@ export class ApiClient {
       ...(details ? { details } : {}),
     });
   }
+}
+
+/**
+ * Signs in as a person (tRPC `auth.login`, as the console does) and returns a client that
+ * speaks /api/v1 with that session; `signOut` ends the session.
+ */
+export async function signIn(
+  url: string,
+  username: string,
+  password: string,
+): Promise<{ api: ApiClient; signOut: () => Promise<void> }> {
+  const base = url.replace(/\/+$/, '');
+  const origin = new URL(url).origin;
+  const post = (procedure: string, body: unknown, cookie?: string) =>
+    fetch(`${base}/api/trpc/${procedure}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin, ...(cookie ? { cookie } : {}) },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(60_000),
+    });
+  let res: Response;
+  try {
+    res = await post('auth.login', { username, password });
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+    throw new CliError(
+      `cannot reach Switchyard at ${url} (${cause?.code ?? cause?.message ?? (error as Error).message})`,
+      EXIT.unavailable,
+    );
+  }
+  if (!res.ok) {
+    const body = (await res.json().catch(() => ({}))) as { error?: { message?: string } };
+    throw new CliError(
+      `signing in as ${username}: ${body.error?.message ?? `${res.status} ${res.statusText}`}`,
+      exitCodeFor(res.status),
+    );
+  }
+  const cookie = res.headers.get('set-cookie')?.split(';')[0];
+  if (!cookie) throw new CliError('signing in: the server set no session cookie', EXIT.unavailable);
+  return {
+    api: new ApiClient({ url, token: undefined, cookie }),
+    signOut: async () => {
+      await post('auth.logout', {}, cookie).catch(() => undefined);
+    },
+  };
 }

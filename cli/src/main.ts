@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { DEFAULT_URL } from './api';
+import { registerAdminCommands } from './commands/admin';
 import { registerAllocationCommands } from './commands/allocation';
 import { registerFleetCommands } from './commands/fleet';
 import { registerStressCommands } from './commands/stress';
@@ -12,6 +13,10 @@ const program = new Command('switchyard')
   )
   .option('--url <url>', `Switchyard address (env SWITCHYARD_URL; default ${DEFAULT_URL})`)
   .option('--token <token>', 'API token (env SWITCHYARD_TOKEN); create one under API tokens in the console')
+  .option(
+    '--user <username>',
+    'for admin commands: sign in as this person (env SWITCHYARD_USER; password in SWITCHYARD_PASSWORD)',
+  )
   .option('--json', 'print exactly one JSON document on stdout (errors too: {"error": …})')
   .addHelpText(
     'after',
@@ -22,7 +27,9 @@ Examples:
   switchyard gpus list --free
   switchyard move --gpu euw1-h100-02/3 --to chat-70b --reason "p95 over SLO"
   switchyard plan --json > plan.json && switchyard apply --plan plan.json --steps step-1
-  switchyard stress start --deployment chat-70b --rate 50 --duration 60 --threshold "p95<250ms"`,
+  switchyard stress start --deployment chat-70b --rate 50 --duration 60 --threshold "p95<250ms"
+  SWITCHYARD_USER=admin SWITCHYARD_PASSWORD=… switchyard enrollment-tokens create --cluster us-east-1
+  SWITCHYARD_USER=admin SWITCHYARD_PASSWORD=… switchyard audit list --action allocation. --json`,
   )
   // Commander's own exits (usage errors, --help) become exit codes below.
   .exitOverride()
@@ -31,6 +38,7 @@ Examples:
 registerFleetCommands(program);
 registerAllocationCommands(program);
 registerStressCommands(program);
+registerAdminCommands(program);
 
 const wantsJson = process.argv.includes('--json');
 
