@@ -3,6 +3,7 @@
 import { useQueries, useQuery } from '@tanstack/react-query';
 import Link from 'next/link';
 import { useEffect, useMemo, useRef, useState } from 'react';
+import { NodeIdentityControl } from '@/components/admin/node-identity-control';
 import { CHART_COLORS, MetricChart } from '@/components/charts/metric-chart';
 import {
   type ChartWindow,
@@ -151,6 +152,7 @@ function NodeDetailLoaded({
           </div>
           <div className="header-actions">
             <CordonControl target={{ kind: 'node', nodeId: node.id }} cordoned={node.cordoned} />
+            <NodeIdentityControl nodeId={node.id} hostname={node.hostname} />
           </div>
         </div>
       </div>
