@@ -16,6 +16,36 @@ const NAV = [
   { href: '/api-docs', label: 'API' },
 ] as const;
 
+/** Shown to admins only (the pages and the API refuse everyone else anyway). */
+const ADMIN_NAV = [
+  { href: '/admin/users', label: 'Users' },
+  { href: '/admin/tokens', label: 'API tokens' },
+  { href: '/admin/enrollment', label: 'Enrollment' },
+  { href: '/admin/audit', label: 'Audit log' },
+] as const;
+
+function NavLinks({
+  items,
+  pathname,
+}: {
+  items: readonly { href: string; label: string }[];
+  pathname: string;
+}) {
+  return items.map((item) => {
+    const active = item.href === '/' ? pathname === '/' : pathname.startsWith(item.href);
+    return (
+      <Link
+        key={item.href}
+        href={item.href}
+        className={active ? 'nav-link active' : 'nav-link'}
+        aria-current={active ? 'page' : undefined}
+      >
+        {item.label}
+      </Link>
+    );
+  });
+}
+
 export function ConsoleShell({ children }: { children: ReactNode }) {
   const pathname = usePathname();
   return (
@@ -26,20 +56,9 @@ export function ConsoleShell({ children }: { children: ReactNode }) {
           Switchyard
         </Link>
         <nav className="nav" aria-label="Main">
-          {NAV.map((item) => {
-            const active = item.href === '/' ? pathname === '/' : pathname.startsWith(item.href);
-            return (
-              <Link
-                key={item.href}
-                href={item.href}
-                className={active ? 'nav-link active' : 'nav-link'}
-                aria-current={active ? 'page' : undefined}
-              >
-                {item.label}
-              </Link>
-            );
-          })}
+          <NavLinks items={NAV} pathname={pathname} />
         </nav>
+        <AdminNav pathname={pathname} />
         <div className="topbar-end">
           <LiveIndicator />
           <UserMenu />
@@ -47,6 +66,20 @@ export function ConsoleShell({ children }: { children: ReactNode }) {
       </header>
       <main className="content">{children}</main>
     </div>
+  );
+}
+
+function AdminNav({ pathname }: { pathname: string }) {
+  const trpc = useTRPC();
+  const me = useQuery(trpc.auth.me.queryOptions(undefined, { staleTime: 60_000 }));
+  if (me.data?.role !== 'admin') return null;
+  return (
+    <nav className="nav nav-admin" aria-label="Admin">
+      <span className="nav-group-label" aria-hidden="true">
+        Admin
+      </span>
+      <NavLinks items={ADMIN_NAV} pathname={pathname} />
+    </nav>
   );
 }
 
@@ -87,10 +120,10 @@ function UserMenu() {
   return (
     <div className="user-menu">
       {me.data ? (
-        <span className="user" data-testid="current-user">
+        <Link href="/account" className="user" data-testid="current-user" title="Your password and sessions">
           <span className="user-name">{me.data.name}</span>
           <span className="user-role">{me.data.role}</span>
-        </span>
+        </Link>
       ) : me.error ? (
         <span className="user muted" title={me.error.message}>
           unknown user
