@@ -16,7 +16,7 @@ const LAST_USED_RESOLUTION_MS = 60_000;
 export async function login(
   db: Db,
   input: { username: string; password: string; ttlHours: number; userAgent?: string; address?: string },
-): Promise<{ sessionToken: string; expiresAt: Date; user: { id: string; username: string; role: string } }> {
+): Promise<StartedSession> {
   const user = await db.user.findUnique({ where: { username: input.username } });
   const refuse = async (reason: string, error: AppError): Promise<never> => {
     await recordAudit(db, {
@@ -43,6 +43,24 @@ export async function login(
       new AppError('FORBIDDEN', 'This account is disabled; ask an admin to enable it'),
     );
   }
+  return startSession(db, user, { ...input, method: 'password' });
+}
+
+export type StartedSession = {
+  sessionToken: string;
+  expiresAt: Date;
+  user: { id: string; username: string; role: string };
+};
+
+/**
+ * Signs someone in whose identity is already proven (a password, or an OpenID provider's ID
+ * token): one session, the last-sign-in time and an `auth.login` audit event naming the method.
+ */
+export async function startSession(
+  db: Db,
+  user: { id: string; username: string; role: string },
+  input: { ttlHours: number; userAgent?: string; address?: string; method: 'password' | 'oidc' },
+): Promise<StartedSession> {
   const sessionToken = newSecret('sess');
   const now = new Date();
   const expiresAt = new Date(now.getTime() + input.ttlHours * 3600_000);
@@ -66,7 +84,7 @@ export async function login(
         action: 'auth.login',
         targetType: 'user',
         targetId: user.id,
-        details: { address: input.address },
+        details: { address: input.address, method: input.method },
       },
     }),
   ]);
