@@ -3,8 +3,8 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useRouter } from 'next/navigation';
 import { type FormEvent, useId, useState } from 'react';
-import { useIsAdmin } from '@/components/admin/admins-only';
 import { AgentCommand } from '@/components/admin/agent-command';
+import { NotAllowed, usePermissions } from '@/components/auth/use-permissions';
 import { useTRPC } from '@/components/trpc/client';
 
 type Action = 'replace' | 'revoke' | 'remove';
@@ -23,15 +23,16 @@ const ACTIONS: Record<Exclude<Action, 'replace'>, { label: string; hint: string;
 };
 
 /**
- * A node's identity, for admins: a replacement token for a reinstalled machine (with the
- * command to run on it), revoking its credentials, removing it. Revoking and removing ask
- * for a reason, which goes to the audit log; the server's refusal is shown as is.
+ * A node's identity, for admins (others are told why not): a replacement token for a
+ * reinstalled machine (with the command to run on it), revoking its credentials, removing
+ * it. Revoking and removing ask for a reason, which goes to the audit log; the server's
+ * refusal is shown as is.
  */
 export function NodeIdentityControl({ nodeId, hostname }: { nodeId: string; hostname: string }) {
   const trpc = useTRPC();
   const router = useRouter();
   const queryClient = useQueryClient();
-  const isAdmin = useIsAdmin();
+  const { can } = usePermissions();
   const [open, setOpen] = useState<Action | null>(null);
   const [reason, setReason] = useState('');
   const [replacement, setReplacement] = useState<string | null>(null);
@@ -64,7 +65,7 @@ export function NodeIdentityControl({ nodeId, hostname }: { nodeId: string; host
       },
     }),
   );
-  if (!isAdmin) return null;
+  if (!can('manageNodeIdentity')) return <NotAllowed action="manageNodeIdentity" className="header-note" />;
 
   if (replacement) {
     return (

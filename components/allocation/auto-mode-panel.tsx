@@ -2,7 +2,7 @@
 
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { type FormEvent, useId, useState } from 'react';
-import { useCanOperate } from '@/components/fleet/cordon-control';
+import { NotAllowed, usePermissions } from '@/components/auth/use-permissions';
 import { fmtAgo } from '@/components/format';
 import { type RouterOutputs, useTRPC } from '@/components/trpc/client';
 import { Panel, QueryView } from '@/components/ui/states';
@@ -29,7 +29,9 @@ export function AutoModePanel() {
 function AutoModeControls({ status }: { status: AutoStatus }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
-  const canOperate = useCanOperate();
+  const { can, whyNot } = usePermissions();
+  const canOperate = can('changeAutoMode');
+  const refused = whyNot('changeAutoMode') ?? undefined;
   const setAuto = useMutation(
     trpc.allocation.setAuto.mutationOptions({
       onSuccess: (next) => queryClient.setQueryData(trpc.allocation.autoStatus.queryKey(), next),
@@ -46,6 +48,7 @@ function AutoModeControls({ status }: { status: AutoStatus }) {
           aria-label="Auto mode"
           className={status.enabled ? 'switch switch-on' : 'switch'}
           disabled={!canOperate || setAuto.isPending}
+          title={refused}
           onClick={() => setAuto.mutate({ enabled: !status.enabled })}
           data-testid="auto-mode-switch"
         >
@@ -67,6 +70,7 @@ function AutoModeControls({ status }: { status: AutoStatus }) {
         key={`${status.maxMovesPerInterval}/${status.intervalS}/${status.cooldownS}`}
         status={status}
         disabled={!canOperate}
+        refused={refused}
         saving={setAuto.isPending}
         onSave={(guardrails) => setAuto.mutate(guardrails)}
       />
@@ -75,7 +79,7 @@ function AutoModeControls({ status }: { status: AutoStatus }) {
           {setAuto.error.message}
         </p>
       )}
-      {!canOperate && <p className="muted small">Changing auto mode needs the operator role.</p>}
+      <NotAllowed action="changeAutoMode" />
     </div>
   );
 }
@@ -96,11 +100,14 @@ function parseField(text: string): number {
 function Guardrails({
   status,
   disabled,
+  refused,
   saving,
   onSave,
 }: {
   status: AutoStatus;
   disabled: boolean;
+  /** Why the person may not change them, shown on the controls. */
+  refused: string | undefined;
   saving: boolean;
   onSave: (values: GuardrailValues) => void;
 }) {
@@ -136,11 +143,12 @@ function Guardrails({
             min={0}
             value={values[key]}
             disabled={disabled}
+            title={refused}
             onChange={(e) => setValues((v) => ({ ...v, [key]: e.target.value }))}
           />
         </div>
       ))}
-      <button type="submit" className="button" disabled={disabled || saving || !dirty}>
+      <button type="submit" className="button" disabled={disabled || saving || !dirty} title={refused}>
         {saving && <span className="spinner" aria-hidden="true" />}
         Save guardrails
       </button>

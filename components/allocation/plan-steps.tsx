@@ -2,7 +2,7 @@
 
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useId, useRef, useState } from 'react';
-import { useCanOperate } from '@/components/fleet/cordon-control';
+import { NotAllowed, usePermissions } from '@/components/auth/use-permissions';
 import { useTRPC } from '@/components/trpc/client';
 import { Badge, EmptyState } from '@/components/ui/states';
 import type { AllocationChangeView, MoveInput, Plan, PlanStep } from '@/lib/allocation/types';
@@ -43,7 +43,7 @@ export function PlanSteps({
 }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
-  const canOperate = useCanOperate();
+  const { can } = usePermissions();
   const [checked, setChecked] = useState<ReadonlySet<string>>(() => new Set(plan.steps.map((s) => s.id)));
   const [reason, setReason] = useState('');
   const [tracked, setTracked] = useState<AllocationChangeView | null>(null);
@@ -147,7 +147,7 @@ export function PlanSteps({
         </table>
       </div>
 
-      {canOperate ? (
+      {can('applyPlan') ? (
         <div className="plan-apply">
           <label className="filter move-reason" htmlFor={reasonId}>
             <span className="filter-label">Reason (optional: a summary of the steps otherwise)</span>
@@ -172,7 +172,7 @@ export function PlanSteps({
           </button>
         </div>
       ) : (
-        <p className="muted small">Applying a plan needs the operator role.</p>
+        <NotAllowed action="applyPlan" />
       )}
       {apply.error && <SubmitError error={apply.error} reloadLabel="Refresh plan" onReload={onRefresh} />}
       {tracked && (

@@ -1,27 +1,22 @@
 'use client';
 
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { type FormEvent, useId, useState } from 'react';
+import { RefusedButton, usePermissions } from '@/components/auth/use-permissions';
 import { useTRPC } from '@/components/trpc/client';
 
 /**
- * Cordon / uncordon a GPU or a whole node, for operators (and admins). The action asks for
- * a reason inline (it goes to the audit log); the server's refusal, if any, is shown as is.
+ * Cordon / uncordon a GPU or a whole node, for operators (and admins; others see it disabled,
+ * with the reason). The action asks for a reason inline (it goes to the audit log); the
+ * server's refusal, if any, is shown as is.
  */
-
-/** Whether the signed-in person may change the fleet (operator or admin). */
-export function useCanOperate(): boolean {
-  const trpc = useTRPC();
-  const me = useQuery(trpc.auth.me.queryOptions(undefined, { staleTime: 60_000 }));
-  return me.data?.role === 'operator' || me.data?.role === 'admin';
-}
 
 type Target = { kind: 'gpu'; gpuId: string } | { kind: 'node'; nodeId: string };
 
 export function CordonControl({ target, cordoned }: { target: Target; cordoned: boolean }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
-  const canOperate = useCanOperate();
+  const { can } = usePermissions();
   const [open, setOpen] = useState(false);
   const [reason, setReason] = useState('');
   const inputId = useId();
@@ -46,10 +41,9 @@ export function CordonControl({ target, cordoned }: { target: Target; cordoned: 
   const cordonNode = useMutation(trpc.fleet.cordonNode.mutationOptions({ onSuccess }));
   const mutation = target.kind === 'gpu' ? cordonGpu : cordonNode;
 
-  if (!canOperate) return null;
-
   const verb = cordoned ? 'Uncordon' : 'Cordon';
   const noun = target.kind === 'gpu' ? 'GPU' : 'node';
+  if (!can('cordon')) return <RefusedButton action="cordon">{verb}</RefusedButton>;
 
   const submit = (event: FormEvent) => {
     event.preventDefault();

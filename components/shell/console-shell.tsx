@@ -4,6 +4,8 @@ import { useMutation, useQuery } from '@tanstack/react-query';
 import Link from 'next/link';
 import { usePathname } from 'next/navigation';
 import type { ReactNode } from 'react';
+import { type Action, ROLE_SUMMARY } from '@/components/auth/permissions';
+import { usePermissions } from '@/components/auth/use-permissions';
 import { type LiveStatus, useLiveConnection } from '@/components/live/use-live';
 import { useTRPC } from '@/components/trpc/client';
 
@@ -16,13 +18,13 @@ const NAV = [
   { href: '/api-docs', label: 'API' },
 ] as const;
 
-/** Shown to admins only (the pages and the API refuse everyone else anyway). */
-const ADMIN_NAV = [
-  { href: '/admin/users', label: 'Users' },
-  { href: '/admin/tokens', label: 'API tokens' },
-  { href: '/admin/enrollment', label: 'Enrollment' },
-  { href: '/admin/audit', label: 'Audit log' },
-] as const;
+/** Each shown to those who may use it, admins (the pages and the API refuse everyone else anyway). */
+const ADMIN_NAV: readonly { href: string; label: string; action: Action }[] = [
+  { href: '/admin/users', label: 'Users', action: 'manageUsers' },
+  { href: '/admin/tokens', label: 'API tokens', action: 'manageApiTokens' },
+  { href: '/admin/enrollment', label: 'Enrollment', action: 'manageEnrollment' },
+  { href: '/admin/audit', label: 'Audit log', action: 'readAuditLog' },
+];
 
 function NavLinks({
   items,
@@ -70,15 +72,15 @@ export function ConsoleShell({ children }: { children: ReactNode }) {
 }
 
 function AdminNav({ pathname }: { pathname: string }) {
-  const trpc = useTRPC();
-  const me = useQuery(trpc.auth.me.queryOptions(undefined, { staleTime: 60_000 }));
-  if (me.data?.role !== 'admin') return null;
+  const { can } = usePermissions();
+  const items = ADMIN_NAV.filter((item) => can(item.action));
+  if (items.length === 0) return null;
   return (
     <nav className="nav nav-admin" aria-label="Admin">
       <span className="nav-group-label" aria-hidden="true">
         Admin
       </span>
-      <NavLinks items={ADMIN_NAV} pathname={pathname} />
+      <NavLinks items={items} pathname={pathname} />
     </nav>
   );
 }
@@ -120,9 +122,17 @@ function UserMenu() {
   return (
     <div className="user-menu">
       {me.data ? (
-        <Link href="/account" className="user" data-testid="current-user" title="Your password and sessions">
+        <Link
+          href="/account"
+          className="user"
+          data-testid="current-user"
+          data-role={me.data.role}
+          title={`Signed in as ${me.data.name}, ${me.data.role}: ${ROLE_SUMMARY[me.data.role]}. Your password and sessions.`}
+        >
           <span className="user-name">{me.data.name}</span>
-          <span className="user-role">{me.data.role}</span>
+          <span className="user-role" data-testid="current-role">
+            {me.data.role}
+          </span>
         </Link>
       ) : me.error ? (
         <span className="user muted" title={me.error.message}>

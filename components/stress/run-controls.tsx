@@ -2,7 +2,7 @@
 
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
-import { useCanOperate } from '@/components/fleet/cordon-control';
+import { RefusedButton, usePermissions } from '@/components/auth/use-permissions';
 import { fmtSeconds } from '@/components/stress/run-state';
 import { type StressRun, useNow } from '@/components/stress/use-stress-run';
 import { useTRPC } from '@/components/trpc/client';
@@ -11,14 +11,14 @@ import { useTRPC } from '@/components/trpc/client';
 export function AbortButton({ id }: { id: string }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
-  const canOperate = useCanOperate();
+  const { can } = usePermissions();
   const [confirming, setConfirming] = useState(false);
   const abort = useMutation(
     trpc.stress.abort.mutationOptions({
       onSettled: () => queryClient.invalidateQueries(trpc.stress.get.queryFilter({ id })),
     }),
   );
-  if (!canOperate) return null;
+  if (!can('abortStress')) return <RefusedButton action="abortStress">Abort</RefusedButton>;
   return (
     <span className="stress-abort">
       {confirming ? (

@@ -19,7 +19,7 @@ import { MovePanel } from '@/components/allocation/move-panel';
 import { useOwnerNames } from '@/components/allocation/owner-names';
 import { TrackedChange } from '@/components/allocation/tracked-change';
 import { useBoardSelection } from '@/components/allocation/use-board-selection';
-import { useCanOperate } from '@/components/fleet/cordon-control';
+import { NotAllowed, usePermissions } from '@/components/auth/use-permissions';
 import { useAllocationChanges } from '@/components/live/use-allocation-changes';
 import { useLive, useLiveValue } from '@/components/live/use-live';
 import { useTRPC } from '@/components/trpc/client';
@@ -58,7 +58,7 @@ function Board({
   board: AllocationBoard;
   refreshError: { message: string } | null;
 }) {
-  const canOperate = useCanOperate();
+  const canOperate = usePermissions().can('moveGpus');
   const names = useOwnerNames();
   const utilOf = useLiveUtilization();
   const { selected, lanes, select, selectReplica, clear } = useBoardSelection(board, utilOf);
@@ -109,9 +109,7 @@ function Board({
           }}
         />
       ) : (
-        <p className="muted small" data-testid="board-read-only">
-          You can see the board; moving GPUs needs the operator role.
-        </p>
+        <NotAllowed action="moveGpus" />
       )}
       <BoardLegend />
 

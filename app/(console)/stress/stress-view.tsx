@@ -3,7 +3,7 @@
 import { useQuery } from '@tanstack/react-query';
 import Link from 'next/link';
 import { useMemo, useState } from 'react';
-import { useCanOperate } from '@/components/fleet/cordon-control';
+import { NotAllowed, usePermissions } from '@/components/auth/use-permissions';
 import { CapacitySearchForm } from '@/components/stress/capacity-form';
 import { RunsTable } from '@/components/stress/runs-table';
 import { StartRunForm, type StressTarget } from '@/components/stress/start-run-form';
@@ -12,7 +12,8 @@ import { Loading, Panel, QueryView } from '@/components/ui/states';
 
 export function StressView({ initialDeploymentId }: { initialDeploymentId?: string }) {
   const trpc = useTRPC();
-  const canOperate = useCanOperate();
+  const { role, can } = usePermissions();
+  const canOperate = can('startStress');
   const [filter, setFilter] = useState(initialDeploymentId ?? '');
   const [mode, setMode] = useState<'load' | 'capacity'>('load');
   const [selected, setSelected] = useState<string[]>([]);
@@ -75,9 +76,9 @@ export function StressView({ initialDeploymentId }: { initialDeploymentId?: stri
           )
         }
       >
-        {!canOperate ? (
-          <p className="muted">Starting a stress test needs the operator role.</p>
-        ) : deployments.data && (agentTargets.data || agentTargets.error) ? (
+        {role !== null && !canOperate ? (
+          <NotAllowed action="startStress" />
+        ) : canOperate && deployments.data && (agentTargets.data || agentTargets.error) ? (
           mode === 'load' ? (
             <StartRunForm targets={targets} initialDeploymentId={initialDeploymentId} />
           ) : (

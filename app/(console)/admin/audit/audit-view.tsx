@@ -66,6 +66,7 @@ export function AuditView() {
   return (
     <AdminsOnly
       title="Audit log"
+      action="readAuditLog"
       why="Only admins read the audit log: it holds sign-ins, lockouts and credential changes as well as fleet changes."
     >
       <AuditLog />

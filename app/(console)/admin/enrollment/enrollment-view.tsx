@@ -29,7 +29,11 @@ const STATE_TONE: Record<EnrollmentToken['state'], 'ok' | 'muted' | 'bad'> = {
 /** Clusters, and the enrollment tokens that let agents on new machines join them. Admins only. */
 export function EnrollmentView() {
   return (
-    <AdminsOnly title="Clusters and enrollment" why="Only admins create clusters and enrollment tokens.">
+    <AdminsOnly
+      title="Clusters and enrollment"
+      action="manageEnrollment"
+      why="Only admins create clusters and enrollment tokens."
+    >
       <Enrollment />
     </AdminsOnly>
   );

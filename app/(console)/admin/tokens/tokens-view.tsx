@@ -2,9 +2,10 @@
 
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { type FormEvent, useId, useState } from 'react';
+import { AdminsOnly } from '@/components/admin/admins-only';
 import { DASH, fmtAgo } from '@/components/format';
 import { type RouterOutputs, useTRPC } from '@/components/trpc/client';
-import { Badge, EmptyState, ErrorState, Loading, Panel, QueryView } from '@/components/ui/states';
+import { Badge, EmptyState, Panel, QueryView } from '@/components/ui/states';
 
 type ApiToken = RouterOutputs['admin']['listApiTokens'][number];
 type Scope = ApiToken['scopes'][number];
@@ -25,21 +26,11 @@ const EXPIRY_OPTIONS = [
 
 /** API tokens for scripts: create one (its secret is shown once), see when each was used, revoke. */
 export function TokensView() {
-  const trpc = useTRPC();
-  const me = useQuery(trpc.auth.me.queryOptions(undefined, { staleTime: 60_000 }));
-  if (me.error) return <ErrorState error={me.error} />;
-  if (!me.data) return <Loading />;
-  if (me.data.role !== 'admin') {
-    return (
-      <div className="page">
-        <div className="page-header">
-          <h1>API tokens</h1>
-        </div>
-        <ErrorState title="Admins only" error="Only admins create and revoke API tokens." />
-      </div>
-    );
-  }
-  return <TokensAdmin />;
+  return (
+    <AdminsOnly title="API tokens" action="manageApiTokens" why="Only admins create and revoke API tokens.">
+      <TokensAdmin />
+    </AdminsOnly>
+  );
 }
 
 function TokensAdmin() {

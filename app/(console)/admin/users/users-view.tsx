@@ -2,39 +2,32 @@
 
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { type FormEvent, useId, useState } from 'react';
+import { AdminsOnly } from '@/components/admin/admins-only';
 import { OneTimeLink } from '@/components/auth/one-time-link';
+import { ROLE_SUMMARY } from '@/components/auth/permissions';
+import { usePermissions } from '@/components/auth/use-permissions';
 import { DASH, fmtAgo } from '@/components/format';
 import { type RouterOutputs, useTRPC } from '@/components/trpc/client';
-import { Badge, EmptyState, ErrorState, Loading, Panel, QueryView } from '@/components/ui/states';
+import { Badge, EmptyState, Panel, QueryView } from '@/components/ui/states';
 import { PASSWORD_RULE } from '@/lib/password-rule';
 
 type User = RouterOutputs['users']['list'][number];
 type Role = User['role'];
 type IssuedLink = { username: string; path: string; expiresAt: string };
 
-const ROLES: { role: Role; hint: string }[] = [
-  { role: 'viewer', hint: 'reads the fleet' },
-  { role: 'operator', hint: 'also moves GPUs and runs stress tests' },
-  { role: 'admin', hint: 'also manages users, tokens and nodes' },
-];
+const ROLES: { role: Role; hint: string }[] = (['viewer', 'operator', 'admin'] as const).map((role) => ({
+  role,
+  hint: ROLE_SUMMARY[role],
+}));
 
 /** People and their access: create, set roles, disable, reset passwords. Admins only. */
 export function UsersView() {
-  const trpc = useTRPC();
-  const me = useQuery(trpc.auth.me.queryOptions(undefined, { staleTime: 60_000 }));
-  if (me.error) return <ErrorState error={me.error} />;
-  if (!me.data) return <Loading />;
-  if (me.data.role !== 'admin') {
-    return (
-      <div className="page">
-        <div className="page-header">
-          <h1>Users</h1>
-        </div>
-        <ErrorState title="Admins only" error="Only admins manage users." />
-      </div>
-    );
-  }
-  return <UsersAdmin myName={me.data.name} />;
+  const { name } = usePermissions();
+  return (
+    <AdminsOnly title="Users" action="manageUsers" why="Only admins manage users.">
+      <UsersAdmin myName={name ?? ''} />
+    </AdminsOnly>
+  );
 }
 
 function UsersAdmin({ myName }: { myName: string }) {
