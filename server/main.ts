@@ -16,6 +16,7 @@ import { type Env, parseEnv } from './env';
 import { AUDIT_EXPORT_PATH, handleAuditExport } from './http/audit-export';
 import { sendJson } from './http/json';
 import { createMetrics } from './http/metrics';
+import { createOidcRoutes, OIDC_CALLBACK_PATH, OIDC_START_PATH } from './http/oidc';
 import {
   API_BODY_LIMIT_BYTES,
   admitApiRequest,
@@ -166,6 +167,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
 
   const restApi = createRestApi(runtime, { loginThrottle, originPolicy });
   const handleMetrics = createMetrics(runtime);
+  const oidc = createOidcRoutes(runtime);
   const pages = options.pages ? await prepareNext(env) : null;
 
   const setSecurityHeaders = createSecurityHeaders(env);
@@ -203,6 +205,8 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     }
     if (pathname.startsWith('/api/stress/')) return handleStressExport(runtime, req, res, pathname);
     if (pathname === AUDIT_EXPORT_PATH) return handleAuditExport(runtime, req, res);
+    if (oidc && pathname === OIDC_START_PATH) return oidc.start(req, res);
+    if (oidc && pathname === OIDC_CALLBACK_PATH) return oidc.callback(req, res);
     if (pathname === REST_PREFIX || pathname.startsWith(`${REST_PREFIX}/`)) return restApi(req, res);
     if (pathname.startsWith('/api/'))
       return sendJson(res, 404, { error: { code: 'NOT_FOUND', message: `No route ${pathname}` } });

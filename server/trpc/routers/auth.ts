@@ -25,6 +25,12 @@ export const authRouter = router({
   /** Throttled per account and per client address (server/auth/login-throttle.ts). */
   login: publicProcedure.input(ZLoginInput).mutation(async ({ ctx, input }) => {
     const { runtime } = ctx;
+    if (runtime.env.SWITCHYARD_PASSWORD_LOGIN === 'off') {
+      throw new AppError(
+        'FORBIDDEN',
+        'Password sign-in is switched off on this server; sign in with single sign-on instead',
+      );
+    }
     const decision = ctx.loginThrottle.begin({ account: input.username, address: ctx.clientAddress });
     if (!decision.admitted) {
       ctx.res.setHeader('Retry-After', String(decision.refusal.retryAfterSeconds));
