@@ -77,6 +77,8 @@ export const ZInventory = z.object({
 export type Inventory = z.infer<typeof ZInventory>;
 
 // --- Telemetry: one frame per interval -----------------------------------------------
+/** The latest instant a JavaScript Date can hold; a larger sampledAt is no date at all. */
+const MAX_DATE_MS = 8_640_000_000_000_000;
 /** Highest sequence number ever accepted: 2^48, thousands of years of frames at 10 Hz. */
 export const MAX_SEQ = 2 ** 48;
 const percent = z.number().min(0).max(100);
@@ -124,7 +126,7 @@ export const ZTelemetryFrame = z.object({
    * When the sample was taken, ms since the Unix epoch. Checked against the server's clock
    * when the frame arrives (at most MAX_FUTURE_SKEW_MS ahead, MAX_FRAME_AGE_MS behind).
    */
-  sampledAt: z.number().int().positive(),
+  sampledAt: z.number().int().positive().max(MAX_DATE_MS, 'not a date'),
   intervalMs: z.number().int().min(100).max(60_000),
   gpus: z.array(ZGpuSample).max(MAX_GPUS_PER_NODE),
   deployments: z.array(ZDeploymentSample).max(MAX_DEPLOYMENTS_PER_NODE).default([]),

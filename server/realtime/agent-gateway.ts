@@ -182,7 +182,15 @@ export function attachAgentGateway(
 
     socket.on('telemetry', (payload, ack) => {
       const reply = typeof ack === 'function' ? ack : () => {};
-      const acknowledged = handleTelemetry(runtime, socket, payload, onFrame);
+      let acknowledged: ReturnType<typeof handleTelemetry>;
+      try {
+        acknowledged = handleTelemetry(runtime, socket, payload, onFrame);
+      } catch (error) {
+        // A fault in handling one frame is answered, never thrown out of the socket's handler.
+        log.error(`telemetry from ${node.hostname} failed`, error);
+        reply({ ok: false, error: { code: 'INTERNAL', message: 'internal error; retry later' } });
+        return;
+      }
       if (!(acknowledged instanceof Promise)) {
         reply(acknowledged);
         return;

@@ -158,6 +158,13 @@ describe('every value of a frame is bounded', () => {
     );
     expect(future).toMatchObject({ ok: false, error: { code: 'BAD_FRAME', field: 'sampledAt' } });
     expect(future.ok === false && future.error.message).toMatch(/ahead of the server's clock/);
+    // Past the last instant a Date can hold: refused as such, not a fault in the server.
+    const noDate = await send<TelemetryAck>(
+      socket,
+      'telemetry',
+      frameOf(node, lastSeq + 1, { sampledAt: Number.MAX_SAFE_INTEGER }),
+    );
+    expect(noDate).toMatchObject({ ok: false, error: { code: 'BAD_FRAME', field: 'sampledAt' } });
     const ancient = await send<TelemetryAck>(
       socket,
       'telemetry',
