@@ -62,11 +62,6 @@ export class SequenceTracker {
     return this.nodes.get(nodeId)?.committed ?? 0;
   }
 
-  /** The highest sequence accepted for the node, stored or not. */
-  newest(nodeId: string): number {
-    return this.nodes.get(nodeId)?.ranges.at(-1)?.[1] ?? 0;
-  }
-
   /** Judges `seq` for the node without taking it. */
   check(nodeId: string, seq: number, now = Date.now()): SeqVerdict {
     const state = this.nodes.get(nodeId);
@@ -117,10 +112,5 @@ export class SequenceTracker {
     state.ranges = state.ranges
       .filter(([from]) => from <= keep)
       .map(([from, to]) => [from, Math.min(to, keep)]);
-  }
-
-  /** Forgets a removed node. */
-  forget(nodeId: string): void {
-    this.nodes.delete(nodeId);
   }
 }
