@@ -11,6 +11,7 @@ import {
   userForIdentity,
   usernameFromClaims,
 } from '../auth/oidc';
+import { hashSecret } from '../auth/secrets';
 import { readCookie, sessionCookie, startSession } from '../auth/sessions';
 import { logger } from '../log';
 import type { Runtime } from '../runtime';
@@ -24,29 +25,18 @@ export const OIDC_CALLBACK_PATH = '/api/auth/oidc/callback';
 /** Binds the provider's answer to the browser that asked: it names the pending sign-in below. */
 const FLOW_COOKIE = 'sy_oidc';
 const FLOW_TTL_MS = 10 * 60_000;
-/** Bounds the memory unfinished sign-ins can take; the oldest are forgotten first. */
-const MAX_PENDING_FLOWS = 10_000;
-
-type PendingFlow = {
-  codeVerifier: string;
-  nonce: string;
-  next: string;
-  redirectUrl: string;
-  expiresAt: number;
-};
 
 /**
  * GET /api/auth/oidc/start and /api/auth/oidc/callback: the authorization code flow with
  * PKCE (S256), state and nonce, through openid-client. The verifier and nonce stay on the
- * server, keyed by the state, which also rides in a short-lived HttpOnly cookie; so a
- * callback is accepted once, only within ten minutes, and only in the browser that started
- * it. (Kept in this process's memory: a sign-in started just before a restart is retried.)
+ * server, in Postgres keyed by the state's hash (so the callback may reach any server, or
+ * come after a restart); the state also rides in a short-lived HttpOnly cookie. So a callback
+ * is accepted once, only within ten minutes, and only in the browser that started it.
  */
 export function createOidcRoutes(runtime: Runtime) {
   const settings = oidcSettings(runtime.env);
   if (!settings) return null;
   const configuration = oidcDiscovery(settings);
-  const pending = new Map<string, PendingFlow>();
   const secure = runtime.env.SWITCHYARD_SECURE_COOKIES === 'true';
 
   function redirectUrlFor(req: IncomingMessage): string {
@@ -77,8 +67,17 @@ export function createOidcRoutes(runtime: Runtime) {
     const nonce = client.randomNonce();
     const codeVerifier = client.randomPKCECodeVerifier();
     const redirectUrl = redirectUrlFor(req);
-    forgetExpired();
-    pending.set(state, { codeVerifier, nonce, next, redirectUrl, expiresAt: Date.now() + FLOW_TTL_MS });
+    await runtime.db.oidcSignIn.deleteMany({ where: { expiresAt: { lt: new Date() } } });
+    await runtime.db.oidcSignIn.create({
+      data: {
+        stateHash: hashSecret(state),
+        codeVerifier,
+        nonce,
+        next,
+        redirectUrl,
+        expiresAt: new Date(Date.now() + FLOW_TTL_MS),
+      },
+    });
     const authorizationUrl = client.buildAuthorizationUrl(config, {
       redirect_uri: redirectUrl,
       scope: settings!.scopes,
@@ -96,12 +95,11 @@ export function createOidcRoutes(runtime: Runtime) {
       return sendJson(res, 405, { error: { code: 'METHOD_NOT_ALLOWED', message: 'use GET' } });
     const url = new URL(req.url ?? '/', 'http://localhost');
     const state = url.searchParams.get('state');
-    const flow = state ? pending.get(state) : undefined;
-    if (state) pending.delete(state);
+    const flow = state ? await takePendingSignIn(state) : null;
     if (
       !state ||
       !flow ||
-      flow.expiresAt < Date.now() ||
+      flow.expiresAt.getTime() < Date.now() ||
       readCookie(req.headers.cookie, FLOW_COOKIE) !== state
     ) {
       return toLogin(res, 'sso_expired');
@@ -163,12 +161,13 @@ export function createOidcRoutes(runtime: Runtime) {
     }
   }
 
-  function forgetExpired(): void {
-    const now = Date.now();
-    for (const [key, flow] of pending) {
-      if (flow.expiresAt < now || pending.size >= MAX_PENDING_FLOWS) pending.delete(key);
-      else break;
-    }
+  /** Deleting the row is what makes a callback work once, even when two race on two servers. */
+  async function takePendingSignIn(state: string) {
+    const rows = await runtime.db.$queryRaw<
+      { codeVerifier: string; nonce: string; next: string; redirectUrl: string; expiresAt: Date }[]
+    >`DELETE FROM "OidcSignIn" WHERE "stateHash" = ${hashSecret(state)}
+      RETURNING "codeVerifier", "nonce", "next", "redirectUrl", "expiresAt"`;
+    return rows[0] ?? null;
   }
 
   function flowCookie(state: string): string {
