@@ -30,6 +30,8 @@ export type UserView = {
   lastLoginAt: string | null;
   /** False for someone created with a set-password link who has not used it yet. */
   hasPassword: boolean;
+  /** Signs in through single sign-on: no password here, and the role follows their groups. */
+  singleSignOn: boolean;
   activeSessions: number;
 };
 
@@ -75,6 +77,7 @@ export async function listUsers(db: Db): Promise<UserView[]> {
     createdAt: u.createdAt.toISOString(),
     lastLoginAt: u.lastLoginAt?.toISOString() ?? null,
     hasPassword: u.passwordHash !== null,
+    singleSignOn: u.externalIssuer !== null,
     activeSessions: u._count.sessions,
   }));
 }
@@ -237,6 +240,13 @@ export async function resetPassword(
   }
   const target = await db.user.findUnique({ where: { id: input.id } });
   if (!target) throw new AppError('NOT_FOUND', `id: no user with id ${input.id}`);
+  if (target.externalIssuer !== null) {
+    // A password would be a second way in that the identity provider does not govern.
+    throw new AppError(
+      'CONFLICT',
+      `${target.username} signs in through single sign-on and has no password here; disable them to keep them out`,
+    );
+  }
   if (input.password !== undefined) refuseProblem('password', input.password, target.username);
   const passwordHash = input.password !== undefined ? await hashPassword(input.password) : null;
   const passwordLink = await db.$transaction(async (tx) => {

@@ -250,6 +250,50 @@ describe('passwords', () => {
     expect(await auditCount('user.password.change', user.id)).toBe(1);
   });
 
+  it('guessing the current password through the change form is throttled like sign-in', async () => {
+    const user = await newUser('operator', 'guessed');
+    const cookie = await signIn(server.url, user.username, user.password);
+    const statuses: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      const res = await mutate(
+        'users.changePassword',
+        { currentPassword: `guess-number-${i}`, newPassword: 'a-brand-new-password' },
+        { cookie },
+      );
+      statuses.push(res.status);
+      if (res.status === 429)
+        expect(res.body.error.message).toMatch(/Too many failed sign-ins for this account/);
+    }
+    // Five wrong guesses are answered; the next waits out the backoff.
+    expect(statuses.slice(0, 5)).toEqual([400, 400, 400, 400, 400]);
+    expect(statuses[5]).toBe(429);
+    // The same account's sign-in shares the count.
+    expect((await tryLogin(user.username, user.password)).status).toBe(429);
+  });
+
+  it('an SSO user has no password here: an admin cannot set one or send a link', async () => {
+    const { userForIdentity } = await import('../../server/auth/oidc');
+    const person = await userForIdentity(server.database.db, {
+      issuer: 'https://sso.example.com',
+      subject: 'subject-grace',
+      username: 'grace-sso',
+      groups: ['ml-ops'],
+      role: 'operator',
+      address: '127.0.0.1',
+    });
+    const listed = await query('users.list', { cookie: adminCookie });
+    const row = listed.body.result.data.find((u: { username: string }) => u.username === 'grace-sso');
+    expect(row).toMatchObject({ singleSignOn: true, hasPassword: false });
+    for (const input of [{ id: person.id, password: 'a-password-for-sso' }, { id: person.id }]) {
+      const res = await mutate('users.resetPassword', input, { cookie: adminCookie });
+      expect(res.status).toBe(409);
+      expect(res.body.error.message).toMatch(/grace-sso signs in through single sign-on/);
+    }
+    const stored = await server.database.db.user.findUniqueOrThrow({ where: { id: person.id } });
+    expect(stored.passwordHash).toBeNull();
+    expect(await server.database.db.passwordLink.count({ where: { userId: person.id } })).toBe(0);
+  });
+
   it('refuses weak passwords everywhere, naming the field', async () => {
     const user = await newUser('viewer');
     const cookie = await signIn(server.url, user.username, user.password);

@@ -17,8 +17,10 @@ import {
   setUserDisabled,
   setUserRole,
 } from '../../auth/users';
+import { AppError } from '../../errors';
 import type { Context } from '../context';
 import { adminProcedure, publicProcedure, router, viewerProcedure } from '../init';
+import { throttledPasswordCheck } from '../password-attempt';
 import { ZNewPassword, ZRole, ZUser, ZUsername, ZUserWithLink } from '../schemas/users';
 
 /** Users are managed by signed-in admins only: an API token cannot create people or change access. */
@@ -147,11 +149,17 @@ export const usersRouter = router({
   changePassword: personProcedure
     .input(z.object({ currentPassword: z.string().max(256), newPassword: ZNewPassword }))
     .mutation(({ ctx, input }) =>
-      changeOwnPassword(ctx.runtime.db, {
-        userId: ctx.principal.id,
-        ...input,
-        currentTokenHash: currentTokenHash(ctx),
-      }),
+      throttledPasswordCheck(
+        ctx,
+        ctx.principal.name,
+        () =>
+          changeOwnPassword(ctx.runtime.db, {
+            userId: ctx.principal.id,
+            ...input,
+            currentTokenHash: currentTokenHash(ctx),
+          }),
+        (error) => error instanceof AppError && error.details?.field === 'currentPassword',
+      ),
     ),
 
   sessions: personProcedure.query(({ ctx }) =>

@@ -28,6 +28,9 @@ export const ZUser = z
     hasPassword: z.boolean().meta({
       description: 'False for someone created with a one-time link who has not chosen a password yet',
     }),
+    singleSignOn: z.boolean().meta({
+      description: 'Signs in through the OpenID provider: no password here, the role follows their groups',
+    }),
     activeSessions: z.number().int(),
   })
   .meta({ id: 'User' });

@@ -220,7 +220,13 @@ function UserRow({
   const enable = useMutation(trpc.users.enable.mutationOptions({ onSuccess: refresh }));
   const [resetting, setResetting] = useState(false);
   const error = setRole.error ?? disable.error ?? enable.error;
-  const state = user.disabled ? 'disabled' : user.hasPassword ? 'active' : 'awaiting password';
+  const state = user.disabled
+    ? 'disabled'
+    : user.singleSignOn
+      ? 'single sign-on'
+      : user.hasPassword
+        ? 'active'
+        : 'awaiting password';
   const clearErrors = () => {
     setRole.reset();
     disable.reset();
@@ -250,7 +256,9 @@ function UserRow({
         </select>
       </td>
       <td>
-        <Badge tone={user.disabled ? 'bad' : user.hasPassword ? 'ok' : 'warn'}>{state}</Badge>
+        <Badge tone={user.disabled ? 'bad' : user.hasPassword || user.singleSignOn ? 'ok' : 'warn'}>
+          {state}
+        </Badge>
       </td>
       <td className="small nowrap" title={user.createdAt}>
         {fmtDate(user.createdAt)}
@@ -289,10 +297,15 @@ function UserRow({
               </button>
             )
           )}
-          {!isMe && !resetting && (
+          {!isMe && !resetting && !user.singleSignOn && (
             <button type="button" className="button button-small" onClick={() => setResetting(true)}>
               Reset password
             </button>
+          )}
+          {user.singleSignOn && (
+            <span className="muted small" title="Their password and groups are kept by the identity provider">
+              password at the provider
+            </span>
           )}
         </div>
         {resetting && (
