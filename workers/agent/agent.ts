@@ -26,6 +26,7 @@ import { FRAMES_FILE, FrameJournal } from './frame-journal';
 import { type ConfiguredEndpoint, EndpointDirectory } from './load/endpoint-directory';
 import { StressRuns } from './load/stress-runs';
 import { type AgentLog, errorMessage } from './log';
+import { ServerList } from './server-list';
 import {
   describeZodError,
   ZAllocationCommand,
@@ -41,10 +42,19 @@ type AgentSocket = Socket<ServerToAgentEvents, AgentToServerEvents>;
 
 /** How often an agent whose credential was refused looks for a new one in credential.json. */
 const CREDENTIAL_WATCH_MS = 2_000;
+/**
+ * Reconnects and enrollment retries back off with full jitter from 250 ms up to 10 s (see
+ * Backoff): quick after a blip, and spread out when a server dies under thousands of agents.
+ */
+export const RETRY_BASE_MS = 250;
+export const RETRY_CAP_MS = 10_000;
 
 export type AgentOptions = {
-  /** Base URL of the Switchyard server, e.g. http://localhost:3000. */
-  serverUrl: string;
+  /**
+   * Base URL of the Switchyard server, e.g. http://localhost:3000; or several (an array, or
+   * separated by commas), tried in order: the agent moves to the next after a failed attempt.
+   */
+  serverUrl: string | readonly string[];
   hostname: string;
   /** Holds credential.json, state.json and frames.jsonl; one directory per agent. */
   dataDir: string;
@@ -73,6 +83,12 @@ export type AgentOptions = {
   maxInFlight?: number;
   /** On stop, how long to wait for outstanding acknowledgements while connected. */
   drainOnStopMs?: number;
+  /** How long one connection attempt may take (socket.io handshake included) before it counts as failed. */
+  connectTimeoutMs?: number;
+  /** How long an enrollment request may take before it is tried again (on the next server). */
+  requestTimeoutMs?: number;
+  /** Random numbers for the reconnect backoff's jitter (tests pass their own). */
+  random?: () => number;
   /**
    * Shell command run for each allocation change before the agent confirms it (JSON on
    * stdin; non-zero exit = failed, and the server rolls the change back). See allocation-apply.ts.
@@ -110,14 +126,15 @@ type Phase = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
  * Holds no process-wide state, so one process can run many (the fleet simulator does).
  */
 export class Agent {
-  private readonly serverUrl: string;
+  private readonly servers: ServerList;
   private readonly options: AgentOptions;
   private readonly log: AgentLog;
   private readonly buffer: FrameBuffer;
   private readonly agentVersion: string;
   private readonly ackTimeoutMs: number;
   private readonly maxInFlight: number;
-  private readonly backoff = new Backoff(500, 5000);
+  private readonly backoff: Backoff;
+  private readonly connectTimeoutMs: number;
   private readonly abort = new AbortController();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly stress: StressRuns;
@@ -144,6 +161,14 @@ export class Agent {
   private highestSentSeq = 0;
   private inFlight = 0;
   private reconnectTimer: NodeJS.Timeout | null = null;
+  /** Ends a connection attempt that neither connects nor fails (a server that hangs). */
+  private attemptTimer: NodeJS.Timeout | null = null;
+  /**
+   * The last attempt on the current server failed, or the server said it is going away: the
+   * next attempt goes to the next server of the list. A connection that was working and
+   * dropped is first retried where it was, since a blip is likelier than a dead server.
+   */
+  private moveOn = false;
   private stateTimer: NodeJS.Timeout | null = null;
   /** One re-enrollment per refusal: cleared again once a connection succeeds. */
   private mayReenroll = true;
@@ -154,7 +179,8 @@ export class Agent {
    */
   private refusedCredential: string | null = null;
   private credentialWatch: NodeJS.Timeout | null = null;
-  private lastConnectError = '';
+  /** The last connection error logged per server, so a retry loop logs each problem once. */
+  private readonly connectErrors = new Map<string, string>();
   private warnedBufferFull = false;
   /** Drops already told in the log. */
   private droppedLogged = 0;
@@ -170,7 +196,9 @@ export class Agent {
       throw new RangeError('intervalMs must be an integer from 100 to 60000');
     }
     this.options = options;
-    this.serverUrl = options.serverUrl.replace(/\/+$/, '');
+    this.servers = new ServerList(options.serverUrl);
+    this.backoff = new Backoff(RETRY_BASE_MS, RETRY_CAP_MS, options.random);
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
     this.log = options.log;
     this.buffer = new FrameBuffer(options.bufferCapacity ?? DEFAULT_BUFFER_CAPACITY);
     this.agentVersion = options.agentVersion ?? AGENT_VERSION;
@@ -314,13 +342,20 @@ export class Agent {
     });
     if (!request.success) throw new Error(`cannot enroll: ${describeZodError(request.error)}`);
 
-    const retry = new Backoff(500, 5000);
+    const retry = new Backoff(RETRY_BASE_MS, RETRY_CAP_MS, this.options.random);
     for (;;) {
+      const serverUrl = this.servers.current;
       try {
-        const enrolled = await enrollNode(this.serverUrl, request.data, this.abort.signal);
+        // A server that takes the request and never answers must not hold the agent forever.
+        const signal = AbortSignal.any([
+          this.abort.signal,
+          AbortSignal.timeout(this.options.requestTimeoutMs ?? 30_000),
+        ]);
+        const enrolled = await enrollNode(serverUrl, request.data, signal);
         await writeCredential(dataDir, {
           ...enrolled,
-          serverUrl: this.serverUrl,
+          // The whole list, so that --rotate-credential tries every server too.
+          serverUrl: this.servers.toString(),
           hostname,
           enrolledAt: new Date().toISOString(),
         });
@@ -329,35 +364,61 @@ export class Agent {
       } catch (error) {
         if (error instanceof EnrollmentRefusedError) {
           const field = error.field ? ` (field: ${error.field})` : '';
-          throw new Error(`enrollment refused by ${this.serverUrl}: ${error.message}${field}`);
+          // Every server of a cluster shares one database: a refusal by one is everyone's.
+          throw new Error(`enrollment refused by ${serverUrl}: ${error.message}${field}`);
         }
         if (this.abort.signal.aborted) throw error;
         const delay = retry.next();
-        this.log.warn(`cannot enroll at ${this.serverUrl}: ${errorMessage(error)}; retrying in ${delay} ms`);
+        const next = this.servers.advance();
+        const where = next === serverUrl ? '' : ` at ${next}`;
+        this.log.warn(
+          `cannot enroll at ${serverUrl}: ${errorMessage(error)}; retrying${where} in ${delay} ms`,
+        );
         await sleep(delay, this.abort.signal);
       }
     }
   }
 
   // --- Connection ----------------------------------------------------------------------
+  //
+  // The agent drives reconnection itself rather than leaving it to socket.io: socket.io's
+  // reconnection keeps to one URL, and an agent given several servers must move to the next
+  // when one fails. Every attempt is a fresh socket to the current server; when it fails or
+  // a connection drops, the next attempt comes after a full-jitter backoff (Backoff).
 
+  /** Opens a connection attempt to the current server, replacing any earlier socket. */
   private connect(): void {
-    const socket: AgentSocket = io(`${this.serverUrl}${AGENT_NAMESPACE}`, {
-      // A function, so a reconnect after re-enrollment presents the new credential.
+    if (this.phase !== 'running') return;
+    this.dropSocket();
+    const serverUrl = this.servers.current;
+    const socket: AgentSocket = io(`${serverUrl}${AGENT_NAMESPACE}`, {
+      // A function, so an attempt after re-enrollment presents the new credential.
       auth: (send) => send({ token: this.nodeCredential }),
       transports: ['websocket'],
       // Never reuse a cached socket.io Manager: each agent authenticates as its own node and
       // must fail, back off and reconnect independently of the others in the process.
       forceNew: true,
-      reconnection: true,
-      reconnectionDelay: 500,
-      reconnectionDelayMax: 5000,
-      randomizationFactor: 0.5,
+      reconnection: false,
+      timeout: this.connectTimeoutMs,
     });
     this.socket = socket;
-    socket.on('connect', () => this.onConnect(socket));
-    socket.on('connect_error', (error) => void this.onConnectError(socket, error));
-    socket.on('disconnect', (reason) => this.onDisconnect(reason));
+    // Events of a socket this agent has since replaced or dropped steer nothing.
+    const current = () => socket === this.socket && this.phase === 'running';
+    this.attemptTimer = setTimeout(() => {
+      this.attemptTimer = null;
+      if (current() && !socket.connected) this.attemptFailed(serverUrl, 'no answer in time');
+    }, this.connectTimeoutMs);
+    socket.on('connect', () => {
+      if (!current()) return;
+      this.clearAttemptTimer();
+      this.onConnect(socket);
+    });
+    socket.on('connect_error', (error) => {
+      if (current()) void this.onConnectError(socket, serverUrl, error);
+    });
+    socket.on('disconnect', (reason) => {
+      if (socket === this.socket) this.onDisconnect(reason);
+    });
     socket.on('assignments', (assignments) => this.applyAssignments(assignments));
     this.stress.listen(socket);
     socket.on('allocation:apply', (command, ack) => {
@@ -366,6 +427,8 @@ export class Agent {
     });
     socket.on('shutdown', (notice) => {
       this.log.info(`server is shutting down (${String(notice?.reason)}); will reconnect`);
+      // It is going away on purpose: start with the next server rather than knock on this one.
+      if (current()) this.moveOn = true;
     });
     socket.on('revoked', (notice) => {
       // Deliberate (rotated, replaced by a new agent, removed): enrolling again with a token
@@ -380,45 +443,71 @@ export class Agent {
     });
   }
 
+  /** Forgets the current socket (its events are ignored from now on) and closes it. */
+  private dropSocket(): void {
+    this.clearAttemptTimer();
+    const socket = this.socket;
+    this.socket = null;
+    this.ready = false;
+    socket?.disconnect();
+  }
+
+  private clearAttemptTimer(): void {
+    if (this.attemptTimer) clearTimeout(this.attemptTimer);
+    this.attemptTimer = null;
+  }
+
   private onConnect(socket: AgentSocket): void {
     this.epoch++;
     this.ready = false;
     this.sentThrough = 0;
     this.inFlight = 0;
-    this.lastConnectError = '';
+    this.connectErrors.clear();
     void this.sendInventory(socket, this.epoch);
   }
 
-  private async onConnectError(socket: AgentSocket, error: Error): Promise<void> {
-    if (this.phase !== 'running') return;
-    if (error.message !== this.lastConnectError) {
-      this.lastConnectError = error.message;
-      this.log.warn(`cannot connect to ${this.serverUrl}${AGENT_NAMESPACE}: ${error.message}`);
+  /** An attempt on `serverUrl` failed without a word from the server: try the next one, later. */
+  private attemptFailed(serverUrl: string, message: string): void {
+    if (this.connectErrors.get(serverUrl) !== message) {
+      this.connectErrors.set(serverUrl, message);
+      this.log.warn(`cannot connect to ${serverUrl}${AGENT_NAMESPACE}: ${message}`);
     }
-    if (error.message === 'UNAUTHORIZED') {
-      // Rotated by `--rotate-credential` in another process: the new one is on disk.
-      if (await this.adoptStoredCredential()) {
-        if (this.phase === 'running' && !socket.active) socket.connect();
-        return;
-      }
-      if (this.options.enrollmentToken && this.mayReenroll) {
-        this.mayReenroll = false;
-        this.log.warn('the server no longer accepts this node credential; enrolling again');
-        try {
-          // The refused credential stays on disk until a new one replaces it atomically.
-          this.nodeCredential = await this.enroll();
-          if (this.phase === 'running' && !socket.active) socket.connect();
-          return;
-        } catch (enrollError) {
-          if (this.phase !== 'running') return;
-          this.log.error(`enrolling again failed: ${errorMessage(enrollError)}`);
-        }
-      }
-      this.credentialRefused();
+    this.moveOn = true;
+    this.dropSocket();
+    this.scheduleConnect();
+  }
+
+  private async onConnectError(socket: AgentSocket, serverUrl: string, error: Error): Promise<void> {
+    if (error.message !== 'UNAUTHORIZED') {
+      // Unreachable, a handshake cut short, or refused for a while (RATE_LIMITED).
+      this.attemptFailed(serverUrl, error.message);
       return;
     }
-    // socket.io retries transport failures by itself, but not a refusal by the server's middleware.
-    if (!socket.active) this.scheduleConnect();
+    this.clearAttemptTimer();
+    if (this.connectErrors.get(serverUrl) !== error.message) {
+      this.connectErrors.set(serverUrl, error.message);
+      this.log.warn(`cannot connect to ${serverUrl}${AGENT_NAMESPACE}: ${error.message}`);
+    }
+    // Every server shares one database: a credential one refuses, all refuse. Stay here.
+    // Rotated by `--rotate-credential` in another process: the new one is on disk.
+    if (await this.adoptStoredCredential()) {
+      if (socket === this.socket) this.connect();
+      return;
+    }
+    if (this.options.enrollmentToken && this.mayReenroll) {
+      this.mayReenroll = false;
+      this.log.warn('the server no longer accepts this node credential; enrolling again');
+      try {
+        // The refused credential stays on disk until a new one replaces it atomically.
+        this.nodeCredential = await this.enroll();
+        if (socket === this.socket) this.connect();
+        return;
+      } catch (enrollError) {
+        if (this.phase !== 'running') return;
+        this.log.error(`enrolling again failed: ${errorMessage(enrollError)}`);
+      }
+    }
+    this.credentialRefused();
   }
 
   /**
@@ -439,9 +528,7 @@ export class Agent {
     if (this.credentialWatch) return;
     this.credentialWatch = setInterval(() => {
       void this.adoptStoredCredential().then((adopted) => {
-        if (!adopted || this.phase !== 'running') return;
-        const socket = this.socket;
-        if (socket && !socket.connected && !socket.active) socket.connect();
+        if (adopted && this.phase === 'running' && !this.socket?.connected) this.connect();
       });
     }, CREDENTIAL_WATCH_MS);
   }
@@ -469,26 +556,31 @@ export class Agent {
     this.ready = false;
     if (this.phase !== 'running') return;
     this.log.warn(`disconnected (${reason})${wasReady ? `; ${this.buffer.size} frames buffered` : ''}`);
-    // After a deliberate close by either side socket.io does not reconnect on its own.
-    if (reason === 'io server disconnect' || reason === 'io client disconnect') this.scheduleConnect();
+    this.scheduleConnect();
   }
 
   /** Drops the connection and connects again after a backoff delay: the way to start over. */
   private reconnect(): void {
-    if (this.phase !== 'running' || !this.socket) return;
-    this.ready = false;
-    if (this.socket.connected) this.socket.disconnect();
-    else this.scheduleConnect();
+    if (this.phase !== 'running') return;
+    this.dropSocket();
+    this.scheduleConnect();
   }
 
+  /**
+   * The next connection attempt, after a full-jitter backoff delay; on the next server of
+   * the list when the last attempt failed.
+   */
   private scheduleConnect(): void {
     if (this.reconnectTimer || this.phase !== 'running') return;
     // A revoked credential is never presented again; credentialRefused() watches for a new one.
     if (this.nodeCredential === this.refusedCredential) return;
+    if (this.moveOn) {
+      this.moveOn = false;
+      this.servers.advance();
+    }
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
-      const socket = this.socket;
-      if (this.phase === 'running' && socket && !socket.connected) socket.connect();
+      if (this.phase === 'running' && !this.socket?.connected) this.connect();
     }, this.backoff.next());
   }
 
@@ -527,6 +619,8 @@ export class Agent {
   private onInventoryAck(socket: AgentSocket, epoch: number, error: Error | null, reply: unknown): void {
     if (epoch !== this.epoch || this.phase !== 'running') return;
     if (error) {
+      // A dropped connection fails its pending acknowledgements; onDisconnect has that in hand.
+      if (!socket.connected) return;
       this.log.warn(`the server did not acknowledge the inventory (${error.message}); reconnecting`);
       this.reconnect();
       return;
@@ -551,8 +645,10 @@ export class Agent {
     this.ready = true;
     this.stress.ready(socket);
     this.logDrops();
+    // With several servers, say which one: the log then shows a failover.
+    const via = this.servers.size > 1 ? ` at ${this.servers.current}` : '';
     this.log.info(
-      `connected as node ${ack.nodeId}; server holds seq ≤ ${ack.lastSeq}; replaying ${replaying} frames`,
+      `connected${via} as node ${ack.nodeId}; server holds seq ≤ ${ack.lastSeq}; replaying ${replaying} frames`,
     );
     this.pump();
   }
@@ -768,9 +864,7 @@ export class Agent {
     if (wasRunning && this.ready && this.buffer.size > 0) {
       await this.waitUntil(() => this.buffer.size === 0 || !this.ready, this.options.drainOnStopMs ?? 1000);
     }
-    this.ready = false;
-    this.socket?.disconnect();
-    this.socket = null;
+    this.dropSocket();
     await this.options.source.close?.();
     await this.saveState();
     this.buffer.close();

@@ -1,28 +1,39 @@
 /**
- * Exponential backoff with jitter, for the retries the agent drives itself (enrollment,
- * reconnects after the server refused or closed the connection). Jitter spreads a fleet's
- * retries out, so a restarted server is not hit by every agent in the same millisecond.
+ * Exponential backoff with full jitter, for the retries the agent drives itself
+ * (reconnecting, enrolling). Attempt n waits a uniformly random time in
+ * [0, min(cap, base × 2^n)): the ceiling doubles as failures repeat, and the wait is
+ * anywhere below it. When a server dies, every agent it held loses its connection in the
+ * same instant; with a fixed or merely ±50 % jittered delay they would all come back in a
+ * few tight waves and hit the surviving servers together. Full jitter spreads thousands
+ * of reconnects evenly over the whole window instead (see "Exponential Backoff And
+ * Jitter", AWS Architecture Blog, 2015), while the first retry after a blip still comes
+ * within a quarter second.
  */
 export class Backoff {
-  private attempts = 0;
+  private failures = 0;
 
   constructor(
-    private readonly minMs = 500,
-    private readonly maxMs = 5000,
-    private readonly jitter = 0.5,
+    private readonly baseMs = 250,
+    private readonly capMs = 10_000,
     private readonly random: () => number = Math.random,
   ) {}
 
-  /** Delay before the next attempt: min, 2×min, 4×min, ... up to max, each ±jitter. */
-  next(): number {
-    const base = Math.min(this.maxMs, this.minMs * 2 ** this.attempts);
-    this.attempts++;
-    const spread = base * this.jitter;
-    return Math.round(base - spread + 2 * spread * this.random());
+  /** The ceiling of the next delay: base, 2×base, 4×base, ... up to cap. */
+  ceiling(): number {
+    // 2^30 × base is past any cap already; the exponent stays a safe integer.
+    return Math.min(this.capMs, this.baseMs * 2 ** Math.min(this.failures, 30));
   }
 
+  /** Delay before the next attempt, uniformly in [0, ceiling). */
+  next(): number {
+    const ceiling = this.ceiling();
+    this.failures++;
+    return Math.floor(this.random() * ceiling);
+  }
+
+  /** After a success: the next failure starts from the base again. */
   reset(): void {
-    this.attempts = 0;
+    this.failures = 0;
   }
 }
 

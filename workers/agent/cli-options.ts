@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ZEnrollRequest } from '../../lib/protocol/agent';
 import { DEFAULT_BUFFER_CAPACITY } from './frame-buffer';
 import { errorMessage } from './log';
+import { splitServerList } from './server-list';
 import { SOURCE_NAMES, sourceCombinationProblem } from './sources/create-source';
 import { DEFAULT_DCGM_URL } from './sources/dcgm/dcgm-source';
 import { MODEL_SERVER_KINDS } from './sources/model-server/readers';
@@ -53,11 +54,36 @@ export function collectList(value: string, previous: string[] | undefined): stri
   return [...(previous ?? []), ...values];
 }
 
+/**
+ * `--server`: one base URL, or several separated by commas (tried in turn when one cannot
+ * be reached). Each must be an http(s) URL; the message names the one at fault.
+ */
+const serverList = z
+  .string()
+  .transform(splitServerList)
+  .pipe(
+    z
+      .array(z.string())
+      .min(1, 'must be an http(s) URL such as http://localhost:3000')
+      .superRefine((urls, ctx) => {
+        for (const url of urls) {
+          if (!z.url({ protocol: /^https?$/ }).safeParse(url).success) {
+            ctx.addIssue({
+              code: 'custom',
+              message:
+                urls.length === 1
+                  ? 'must be an http(s) URL such as http://localhost:3000'
+                  : `${JSON.stringify(url)} is not an http(s) URL; each server of the list must be one`,
+            });
+            return;
+          }
+        }
+      }),
+  );
+
 export const ZAgentCliOptions = z
   .object({
-    server: z
-      .url({ protocol: /^https?$/, error: 'must be an http(s) URL such as http://localhost:3000' })
-      .optional(),
+    server: serverList.optional(),
     token: z
       .string()
       .min(16, 'must be at least 16 characters')

@@ -57,6 +57,27 @@ export async function rotateCredential(
   return readEnrollReply(response, 'credential rotation');
 }
 
+/** Connection errors that mean the request never reached a server (nothing was sent). */
+const NOT_SENT = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EADDRNOTAVAIL',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+/**
+ * Whether a failed fetch certainly never reached the server, so the same request may go to
+ * another one without risk of doing it twice. A reset or a timeout after the request left
+ * does not count: the server may have acted on it.
+ */
+export function neverReachedServer(error: unknown): boolean {
+  const cause = (error as { cause?: { code?: unknown } } | null)?.cause;
+  return error instanceof TypeError && typeof cause?.code === 'string' && NOT_SENT.has(cause.code);
+}
+
 async function readEnrollReply(response: Response, what: string): Promise<EnrollResponse> {
   const text = await response.text();
   const body = parseJson(text);

@@ -23,6 +23,7 @@ import { buildTelemetryFrame } from './telemetry-frame';
 /**
  * The node agent's command line:
  *   npm run agent -- --server http://localhost:3000 --token ENROLLMENT_TOKEN
+ *   npm run agent -- --server http://sy-1:3000,http://sy-2:3000 --token ENROLLMENT_TOKEN
  *   npm run agent -- --once --print --source simulator --hostname use1-h100-01
  *   npm run agent -- --server URL --source nvidia-smi,model-server --metrics-url http://localhost:8000/metrics
  *   npm run agent -- --rotate-credential --data-dir ./.switchyard/agent
@@ -42,7 +43,11 @@ function parseCommandLine(argv: string[]): AgentCliOptions {
   const program = new Command()
     .name(PROGRAM)
     .description('Streams GPU and model-server telemetry from this node to a Switchyard server.')
-    .option('--server <url>', 'Switchyard server base URL, e.g. http://localhost:3000')
+    .option(
+      '--server <urls>',
+      'Switchyard server base URL, e.g. http://localhost:3000; or several, comma-separated, tried in ' +
+        'order: after a failed attempt the agent moves to the next (behind a load balancer, give its URL alone)',
+    )
     .option(
       '--token <token>',
       'enrollment token, needed on first start (default: $SWITCHYARD_ENROLLMENT_TOKEN)',
@@ -145,7 +150,7 @@ async function printOneFrame(options: AgentCliOptions): Promise<void> {
   process.stdout.write(`${JSON.stringify(frame.data)}\n`);
 }
 
-async function runAgent(options: AgentCliOptions & { server: string }): Promise<void> {
+async function runAgent(options: AgentCliOptions & { server: string[] }): Promise<void> {
   const log = lineLog(`agent[${options.hostname}]`);
   if (!options.token && !(await readCredential(options.dataDir))) {
     usageError(`--token: is required on first start (no ${join(options.dataDir, CREDENTIAL_FILE)} yet)`);
@@ -188,7 +193,7 @@ async function runAgent(options: AgentCliOptions & { server: string }): Promise<
   process.on('SIGINT', stop);
 
   log.info(
-    `starting: server ${options.server}, source ${options.source.join(',')}, every ${options.intervalMs} ms`,
+    `starting: server ${options.server.join(', ')}, source ${options.source.join(',')}, every ${options.intervalMs} ms`,
   );
   await agent.start();
 }

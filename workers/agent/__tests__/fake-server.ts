@@ -26,6 +26,8 @@ type NodeRecord = { nodeId: string; hostname: string; frames: Map<number, Teleme
 export type FakeServerOptions = {
   enrollmentToken: string;
   assignments?: Assignments;
+  /** Another server whose nodes and credentials this one shares, as two servers of one cluster share a database. */
+  sharesStorageWith?: FakeAgentServer;
 };
 
 export class FakeAgentServer {
@@ -39,8 +41,8 @@ export class FakeAgentServer {
   swallowFrames = false;
   /** Frames received while swallowing, in arrival order. */
   readonly swallowed: TelemetryFrame[] = [];
-  readonly credentials = new Map<string, NodeRecord>();
-  readonly nodesByHostname = new Map<string, NodeRecord>();
+  readonly credentials: Map<string, NodeRecord>;
+  readonly nodesByHostname: Map<string, NodeRecord>;
   enrollments = 0;
   inventories = 0;
   connections = 0;
@@ -54,6 +56,8 @@ export class FakeAgentServer {
   constructor(options: FakeServerOptions) {
     this.enrollmentToken = options.enrollmentToken;
     this.assignments = options.assignments ?? { gpus: [], deployments: [] };
+    this.credentials = options.sharesStorageWith?.credentials ?? new Map();
+    this.nodesByHostname = options.sharesStorageWith?.nodesByHostname ?? new Map();
   }
 
   get url(): string {
@@ -101,6 +105,18 @@ export class FakeAgentServer {
     for (let seq = 1; seq <= throughSeq; seq++) {
       node.frames.set(seq, { seq, sampledAt: 1, intervalMs: 1000, gpus: [], deployments: [] });
     }
+  }
+
+  /** Closes every agent connection from the server's side, as a network blip would. */
+  dropConnections(): void {
+    this.io?.of(AGENT_NAMESPACE).disconnectSockets(true);
+  }
+
+  /** Says `shutdown` to every agent and closes their connections, as a server going away does. */
+  announceShutdown(): void {
+    const agents = this.io?.of(AGENT_NAMESPACE);
+    agents?.emit('shutdown', { reason: 'server shutting down' });
+    agents?.disconnectSockets(true);
   }
 
   pushAssignments(assignments: Assignments): void {
